@@ -1,0 +1,103 @@
+"""The `doorward-hub` command: serve the hub, mint a pairing code, run simulated doorbells."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from . import __version__
+from .auth import Pairing
+from .config import ConfigError, HubConfig, load_config
+from .logs import configure_logging
+from .simulator import cli as simulator_cli
+from .store import Store
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="YAML configuration file")
+    parser.add_argument("--data-dir", help="folder for the database and snapshots")
+
+
+def _load(args: argparse.Namespace, **overrides: object) -> HubConfig:
+    return load_config(args.config, {"data_dir": args.data_dir, **overrides})
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = _load(
+        args,
+        host=args.host,
+        port=args.port,
+        name=args.name,
+        adoption=args.adoption,
+        zeroconf_interfaces=args.interface or None,
+        log_format=args.log_format,
+        log_level=args.log_level,
+    )
+    configure_logging(config.log_format, config.log_level)
+    from .hub import Hub  # noqa: PLC0415 - keeps `--help` and the other commands light
+
+    asyncio.run(Hub(config).run_until_signalled())
+    return 0
+
+
+def _pairing_code(args: argparse.Namespace) -> int:
+    config = _load(args)
+
+    async def mint() -> str:
+        store = await Store.open(config.data_dir / "hub.db")
+        try:
+            return await Pairing(store, config.data_dir / "pairing-code").new_code()
+        finally:
+            await store.close()
+
+    if not (config.data_dir / "hub.db").exists():
+        print(f"no hub database in {config.data_dir}; start the hub once first", file=sys.stderr)
+        return 1
+    print(asyncio.run(mint()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="doorward-hub", description="Self-hosted doorbell hub. No vendor cloud."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the hub")
+    _add_config_flags(serve)
+    serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="API port (default 8470; 0 = any free port)")
+    serve.add_argument("--name", help="display name")
+    serve.add_argument("--adoption", choices=["auto", "approve"], help="pair new doorbells")
+    serve.add_argument(
+        "--interface", action="append", help="interface address for mDNS (repeatable)"
+    )
+    serve.add_argument("--log-format", choices=["text", "json"])
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=_serve)
+
+    code = commands.add_parser(
+        "pairing-code", help="print a fresh one-time pairing code for a client"
+    )
+    _add_config_flags(code)
+    code.set_defaults(func=_pairing_code)
+
+    simulator_cli.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except ConfigError as err:
+        print(f"doorward-hub: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result

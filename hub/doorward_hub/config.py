@@ -1,0 +1,110 @@
+"""Hub configuration: embedded defaults, an optional YAML file, command-line overrides."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+import yaml
+
+DEFAULT_PORT = 8470
+DEFAULT_DATA_DIR = Path("~/.local/share/doorward")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the key and the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    """Validated hub settings. See docs/hub-api.md for the meaning of each key."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    name: str = "Doorward hub"
+    host: str = "0.0.0.0"  # noqa: S104 - the hub serves the LAN by design
+    port: int = DEFAULT_PORT
+    adoption: str = "auto"
+    press_merge_seconds: float = 2.0
+    zeroconf_interfaces: list[str] | None = None
+    advertise: bool = True
+    log_format: str = "text"
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        """Expand `~` in the data folder."""
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
+
+
+def _ip_address(value: Any) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value)))
+    except ValueError as err:
+        raise vol.Invalid(f"not an IP address: {value!r}") from err
+
+
+def _non_empty(value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise vol.Invalid("must not be empty")
+    return text
+
+
+SCHEMA = vol.Schema(
+    {
+        vol.Optional("data_dir"): vol.All(str, _non_empty),
+        vol.Optional("name"): vol.All(str, _non_empty, vol.Length(max=64)),
+        vol.Optional("host"): _ip_address,
+        vol.Optional("port"): vol.All(int, vol.Range(min=0, max=65535)),
+        vol.Optional("adoption"): vol.In(["auto", "approve"]),
+        vol.Optional("press_merge_seconds"): vol.All(
+            vol.Coerce(float), vol.Range(min=0.0, max=30.0)
+        ),
+        vol.Optional("zeroconf_interfaces"): vol.Any(None, [_ip_address]),
+        vol.Optional("advertise"): bool,
+        vol.Optional("log_format"): vol.In(["text", "json"]),
+        vol.Optional("log_level"): vol.In(["debug", "info", "warning", "error"]),
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
+
+def _describe(error: vol.Invalid) -> str:
+    key = ".".join(str(part) for part in error.path) or "(top level)"
+    message = error.msg
+    if message == "extra keys not allowed":
+        message = "unknown key"
+    return f"{key}: {message}"
+
+
+def validate(raw: dict[str, Any], source: str = "configuration") -> HubConfig:
+    """Validate a mapping of settings and build a `HubConfig`, or raise `ConfigError`."""
+    try:
+        values = SCHEMA(raw)
+    except vol.MultipleInvalid as err:
+        reasons = "; ".join(sorted(_describe(e) for e in err.errors))
+        raise ConfigError(f"invalid {source}: {reasons}") from err
+    if "data_dir" in values:
+        values["data_dir"] = Path(values["data_dir"])
+    return HubConfig(**values)
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> HubConfig:
+    """Read the YAML file (if any), apply overrides (flags), validate everything together."""
+    raw: dict[str, Any] = {}
+    source = "configuration"
+    if path is not None:
+        source = f"config {path}"
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise ConfigError(f"cannot read config {path}: {err.strerror}") from err
+        except yaml.YAMLError as err:
+            raise ConfigError(f"invalid {source}: not valid YAML: {err}") from err
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"invalid {source}: the top level must be a mapping of keys")
+        raw.update(loaded or {})
+    raw.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    return validate(raw, source)

@@ -1,0 +1,364 @@
+"""Doorbell lifecycle: adoption, pairing, one resilient connection per doorbell, state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .drivers.base import (
+    Announcement,
+    DeviceAuthFailed,
+    DeviceEvent,
+    DeviceUnreachable,
+    DoorbellDriver,
+    DriverError,
+    MalformedMessage,
+    PairingRefused,
+    VideoSource,
+)
+from .events import EventBus
+from .models import Doorbell, DoorbellStatus, EventType
+from .snapshots import SnapshotStore
+from .store import Store
+
+_LOGGER = logging.getLogger(__name__)
+
+BACKOFF_START = 0.5
+BACKOFF_MAX = 30.0
+FORGOTTEN_KEY = "forgotten_doorbells"
+
+
+class UnknownDoorbell(KeyError):
+    """No doorbell has that id."""
+
+
+class DoorbellUnavailable(Exception):
+    """The doorbell cannot do that now (offline, not paired, no such capability)."""
+
+
+@dataclass(slots=True)
+class _Link:
+    """The task that keeps one doorbell connected, and the event that cuts its back-off short."""
+
+    task: asyncio.Task[None]
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class DoorbellManager:
+    """Knows every doorbell, keeps adopted ones connected, turns their events into hub events."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bus: EventBus,
+        snapshots: SnapshotStore,
+        drivers: Mapping[str, DoorbellDriver],
+        hub_id: str,
+        hub_name: str,
+        adoption: str,
+    ) -> None:
+        """Wire the manager to the hub's parts; call `load` next."""
+        self._store = store
+        self._bus = bus
+        self._snapshots = snapshots
+        self._drivers = drivers
+        self._hub_id = hub_id
+        self._hub_name = hub_name
+        self._auto_adopt = adoption == "auto"
+        self.doorbells: dict[str, Doorbell] = {}
+        self._links: dict[str, _Link] = {}
+        self._seen: dict[str, Announcement] = {}
+        self._forgotten: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    async def load(self) -> None:
+        """Read known doorbells from the store and connect the adopted ones."""
+        self._forgotten = set(json.loads(await self._store.get_value(FORGOTTEN_KEY) or "[]"))
+        for doorbell in await self._store.load_doorbells():
+            if doorbell.driver not in self._drivers:
+                _LOGGER.warning(
+                    "No driver for a stored doorbell",
+                    extra={"doorbell_id": doorbell.id, "driver": doorbell.driver},
+                )
+                continue
+            doorbell.status = (
+                DoorbellStatus.OFFLINE if doorbell.approved else DoorbellStatus.PENDING_APPROVAL
+            )
+            self.doorbells[doorbell.id] = doorbell
+            if doorbell.approved:
+                self._start_link(doorbell)
+
+    def get(self, doorbell_id: str) -> Doorbell:
+        """The doorbell with that id, or `UnknownDoorbell`."""
+        try:
+            return self.doorbells[doorbell_id]
+        except KeyError:
+            raise UnknownDoorbell(doorbell_id) from None
+
+    # Discovery callbacks
+    async def announced(self, announcement: Announcement) -> None:
+        """A doorbell was seen on the LAN (new, re-announced, or at a new address)."""
+        self._seen[announcement.device_id] = announcement
+        doorbell = self.doorbells.get(announcement.device_id)
+        if doorbell is None:
+            await self._offer(announcement)
+            return
+        moved = (doorbell.host, doorbell.port) != (announcement.host, announcement.port)
+        doorbell.host, doorbell.port = announcement.host, announcement.port
+        doorbell.capabilities = announcement.capabilities
+        doorbell.model = announcement.model
+        await self._store.save_doorbell(doorbell)
+        link = self._links.get(doorbell.id)
+        if moved:
+            _LOGGER.info(
+                "Doorbell moved",
+                extra={"doorbell_id": doorbell.id, "host": doorbell.host, "port": doorbell.port},
+            )
+            self._publish(doorbell)
+            if link is not None:
+                await self._stop_link(doorbell.id)
+                self._start_link(doorbell)
+        elif link is not None:
+            link.wake.set()  # back on the LAN: retry now rather than after the back-off
+
+    def withdrawn(self, device_id: str) -> None:
+        """A doorbell's mDNS announcement went away (its connection tells if it is gone)."""
+        if self._seen.pop(device_id, None) is not None:
+            _LOGGER.info("Doorbell stopped announcing", extra={"doorbell_id": device_id})
+
+    async def _offer(self, announcement: Announcement) -> None:
+        adopt = self._auto_adopt and announcement.device_id not in self._forgotten
+        doorbell = Doorbell(
+            id=announcement.device_id,
+            driver=announcement.driver,
+            name=announcement.name,
+            model=announcement.model,
+            host=announcement.host,
+            port=announcement.port,
+            capabilities=announcement.capabilities,
+            firmware=announcement.firmware,
+            approved=adopt,
+            status=DoorbellStatus.PAIRING if adopt else DoorbellStatus.PENDING_APPROVAL,
+        )
+        self.doorbells[doorbell.id] = doorbell
+        await self._store.save_doorbell(doorbell)
+        _LOGGER.info(
+            "Found a doorbell",
+            extra={"doorbell_id": doorbell.id, "host": doorbell.host, "adopting": adopt},
+        )
+        self._publish(doorbell)
+        if adopt:
+            self._start_link(doorbell)
+
+    # Owner actions
+    async def approve(self, doorbell_id: str) -> Doorbell:
+        """Adopt a doorbell that waits for approval (no-op for one already adopted)."""
+        doorbell = self.get(doorbell_id)
+        if not doorbell.approved:
+            doorbell.approved = True
+            self._forgotten.discard(doorbell_id)
+            await self._store.set_value(FORGOTTEN_KEY, json.dumps(sorted(self._forgotten)))
+            await self._store.save_doorbell(doorbell)
+            self._set_status(doorbell, DoorbellStatus.PAIRING)
+            self._start_link(doorbell)
+        return doorbell
+
+    async def update(
+        self, doorbell_id: str, *, name: str | None = None, privacy_mode: bool | None = None
+    ) -> Doorbell:
+        """Rename a doorbell or switch its privacy mode."""
+        doorbell = self.get(doorbell_id)
+        if name is not None:
+            doorbell.name = name
+        if privacy_mode is not None and privacy_mode != doorbell.privacy_mode:
+            doorbell.privacy_mode = privacy_mode
+            _LOGGER.info(
+                "Privacy mode %s",
+                "on" if privacy_mode else "off",
+                extra={"doorbell_id": doorbell.id},
+            )
+        await self._store.save_doorbell(doorbell)
+        self._publish(doorbell)
+        return doorbell
+
+    async def forget(self, doorbell_id: str) -> None:
+        """Disconnect, unpair and remove a doorbell. If it is still on the LAN, it is offered
+        again for approval (never re-adopted automatically)."""
+        doorbell = self.get(doorbell_id)
+        await self._stop_link(doorbell_id)
+        if doorbell.credentials:
+            try:
+                await self._drivers[doorbell.driver].unpair(doorbell)
+            except DriverError as err:
+                _LOGGER.warning(
+                    "Could not undo the pairing on the device",
+                    extra={"doorbell_id": doorbell_id, "reason": str(err)},
+                )
+        del self.doorbells[doorbell_id]
+        self._forgotten.add(doorbell_id)
+        await self._store.delete_doorbell(doorbell_id)
+        await self._store.set_value(FORGOTTEN_KEY, json.dumps(sorted(self._forgotten)))
+        _LOGGER.info("Forgot a doorbell", extra={"doorbell_id": doorbell_id})
+        self._bus.publish({"type": "doorbell_removed", "doorbell_id": doorbell_id})
+        announcement = self._seen.get(doorbell_id)
+        if announcement is not None:
+            await self._offer(announcement)
+
+    # Media
+    def _driver_for(self, doorbell_id: str, capability: str) -> tuple[Doorbell, DoorbellDriver]:
+        doorbell = self.get(doorbell_id)
+        if capability not in doorbell.capabilities:
+            raise DoorbellUnavailable(f"doorbell has no {capability} capability")
+        if not doorbell.credentials:
+            raise DoorbellUnavailable("doorbell is not paired")
+        return doorbell, self._drivers[doorbell.driver]
+
+    async def snapshot(self, doorbell_id: str) -> bytes:
+        """The doorbell's current picture (JPEG)."""
+        doorbell, driver = self._driver_for(doorbell_id, "snapshot")
+        try:
+            return await driver.snapshot(doorbell)
+        except DriverError as err:
+            raise DoorbellUnavailable(str(err)) from err
+
+    def video_source(self, doorbell_id: str) -> VideoSource:
+        """Where the doorbell's live video is."""
+        doorbell, driver = self._driver_for(doorbell_id, "video")
+        return driver.video_source(doorbell)
+
+    # Connections
+    def _start_link(self, doorbell: Doorbell) -> None:
+        if self._closing or doorbell.id in self._links:
+            return
+        task = asyncio.create_task(self._keep_connected(doorbell), name=f"link {doorbell.id}")
+        self._links[doorbell.id] = _Link(task)
+
+    async def _stop_link(self, doorbell_id: str) -> None:
+        link = self._links.pop(doorbell_id, None)
+        if link is not None:
+            link.task.cancel()
+            await asyncio.gather(link.task, return_exceptions=True)
+
+    async def _keep_connected(self, doorbell: Doorbell) -> None:
+        """Pair if needed, stream events, and on any failure retry with capped back-off."""
+        driver = self._drivers[doorbell.driver]
+        delay = BACKOFF_START
+        while True:
+            try:
+                if not doorbell.credentials:
+                    await self._pair(doorbell, driver)
+                async for device_event in driver.events(doorbell):
+                    if device_event is None:
+                        self._went_online(doorbell)
+                        delay = BACKOFF_START
+                        continue
+                    # Shielded: a stored event is always published, even if the link is stopped.
+                    await asyncio.shield(self._handle(doorbell, driver, device_event))
+                self._set_status(doorbell, DoorbellStatus.OFFLINE, "device closed the connection")
+            except DeviceAuthFailed:
+                # The device forgot us (reset, re-paired elsewhere): pair afresh next round.
+                doorbell.credentials = {}
+                await self._store.save_doorbell(doorbell)
+                self._set_status(
+                    doorbell, DoorbellStatus.PAIRING, "device no longer accepts the hub's token"
+                )
+                continue
+            except PairingRefused as err:
+                self._set_status(doorbell, DoorbellStatus.ERROR, str(err))
+                delay = BACKOFF_MAX
+            except MalformedMessage as err:
+                self._set_status(
+                    doorbell, DoorbellStatus.ERROR, f"malformed message from device: {err}"
+                )
+            except DeviceUnreachable as err:
+                self._set_status(doorbell, DoorbellStatus.OFFLINE, str(err))
+            link = self._links.get(doorbell.id)
+            wait = delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
+            delay = min(delay * 2, BACKOFF_MAX)
+            if link is not None:
+                link.wake.clear()
+                try:
+                    await asyncio.wait_for(link.wake.wait(), wait)
+                    delay = BACKOFF_START
+                except TimeoutError:
+                    pass
+
+    async def _pair(self, doorbell: Doorbell, driver: DoorbellDriver) -> None:
+        self._set_status(doorbell, DoorbellStatus.PAIRING)
+        doorbell.credentials = await driver.pair(doorbell, self._hub_id, self._hub_name)
+        doorbell.cursor = None  # a new pairing starts a new stream
+        await self._store.save_doorbell(doorbell)
+        _LOGGER.info("Paired a doorbell", extra={"doorbell_id": doorbell.id})
+
+    def _went_online(self, doorbell: Doorbell) -> None:
+        doorbell.last_seen = time.time()
+        self._set_status(doorbell, DoorbellStatus.ONLINE)
+
+    async def _handle(
+        self, doorbell: Doorbell, driver: DoorbellDriver, device_event: DeviceEvent
+    ) -> None:
+        recorded = await self._bus.record(doorbell, device_event)
+        doorbell.last_seen = time.time()
+        if recorded is None or recorded.merged:
+            return
+        event = recorded.event
+        if (
+            event.type is EventType.PRESS
+            and "snapshot" in doorbell.capabilities
+            and not doorbell.privacy_mode
+        ):
+            task = asyncio.create_task(self._capture(doorbell, driver, event.seq))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _capture(self, doorbell: Doorbell, driver: DoorbellDriver, seq: int) -> None:
+        """Take the picture of the moment of event `seq` and tell subscribers it is there."""
+        try:
+            jpeg = await driver.snapshot(doorbell)
+        except DriverError as err:
+            _LOGGER.warning(
+                "No snapshot for an event",
+                extra={"doorbell_id": doorbell.id, "seq": seq, "reason": str(err)},
+            )
+            return
+        await self._snapshots.save(seq, jpeg)
+        await self._store.mark_snapshot(seq)
+        self._bus.publish({"type": "snapshot", "seq": seq, "doorbell_id": doorbell.id})
+
+    def _set_status(
+        self, doorbell: Doorbell, status: DoorbellStatus, error: str | None = None
+    ) -> None:
+        changed = (doorbell.status, doorbell.error) != (status, error)
+        if not changed:
+            return
+        previous = doorbell.status
+        doorbell.status, doorbell.error = status, error
+        if status is not previous:
+            level = logging.WARNING if status is DoorbellStatus.ERROR else logging.INFO
+            _LOGGER.log(
+                level,
+                "Doorbell %s",
+                status.value,
+                extra={"doorbell_id": doorbell.id, "reason": error}
+                if error
+                else {"doorbell_id": doorbell.id},
+            )
+        self._publish(doorbell)
+
+    def _publish(self, doorbell: Doorbell) -> None:
+        self._bus.publish({"type": "doorbell", "doorbell": doorbell.to_json()})
+
+    async def close(self) -> None:
+        """Disconnect every doorbell and finish in-flight work (snapshots of stored events)."""
+        self._closing = True
+        for doorbell_id in list(self._links):
+            await self._stop_link(doorbell_id)
+        if self._background:
+            await asyncio.wait(self._background, timeout=5)
