@@ -38,7 +38,11 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(config.log_format, config.log_level)
     from .hub import Hub  # noqa: PLC0415 - keeps `--help` and the other commands light
 
-    asyncio.run(Hub(config).run_until_signalled())
+    try:
+        asyncio.run(Hub(config).run_until_signalled())
+    except OSError as err:
+        print(f"doorward-hub: cannot start: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,8 +7,9 @@ import json
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .drivers.base import (
     Announcement,
@@ -259,8 +260,9 @@ class DoorbellManager:
                         self._went_online(doorbell)
                         delay = BACKOFF_START
                         continue
-                    # Shielded: a stored event is always published, even if the link is stopped.
-                    await asyncio.shield(self._handle(doorbell, driver, device_event))
+                    # Shielded and tracked: an event being stored is always published, even if
+                    # the link is stopped, and shutdown waits for it before closing the store.
+                    await asyncio.shield(self._track(self._handle(doorbell, driver, device_event)))
                 self._set_status(doorbell, DoorbellStatus.OFFLINE, "device closed the connection")
             except DeviceAuthFailed:
                 # The device forgot us (reset, re-paired elsewhere): pair afresh next round.
@@ -279,6 +281,10 @@ class DoorbellManager:
                 )
             except DeviceUnreachable as err:
                 self._set_status(doorbell, DoorbellStatus.OFFLINE, str(err))
+            except Exception as err:
+                # A device must never take its link (let alone the hub) down: log, retry later.
+                _LOGGER.exception("Unexpected failure talking to a doorbell")
+                self._set_status(doorbell, DoorbellStatus.ERROR, f"unexpected failure: {err!r}")
             link = self._links.get(doorbell.id)
             wait = delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
             delay = min(delay * 2, BACKOFF_MAX)
@@ -314,9 +320,14 @@ class DoorbellManager:
             and "snapshot" in doorbell.capabilities
             and not doorbell.privacy_mode
         ):
-            task = asyncio.create_task(self._capture(doorbell, driver, event.seq))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._track(self._capture(doorbell, driver, event.seq))
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `work` as a task that `close` waits for."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     async def _capture(self, doorbell: Doorbell, driver: DoorbellDriver, seq: int) -> None:
         """Take the picture of the moment of event `seq` and tell subscribers it is there."""
@@ -356,7 +367,7 @@ class DoorbellManager:
         self._bus.publish({"type": "doorbell", "doorbell": doorbell.to_json()})
 
     async def close(self) -> None:
-        """Disconnect every doorbell and finish in-flight work (snapshots of stored events)."""
+        """Disconnect every doorbell and finish in-flight work (events being stored, snapshots)."""
         self._closing = True
         for doorbell_id in list(self._links):
             await self._stop_link(doorbell_id)

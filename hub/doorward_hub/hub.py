@@ -53,7 +53,17 @@ class Hub:
         self._housekeeping: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Open the database, serve the API, advertise, and start finding doorbells."""
+        """Open the database, serve the API, advertise, and start finding doorbells.
+
+        If any step fails, what was already opened is closed again before the error propagates.
+        """
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = await Store.open(config.data_dir / "hub.db")
@@ -68,6 +78,7 @@ class Hub:
         self.pairing = Pairing(self.store, config.data_dir / "pairing-code")
         self.tokens = TokenRegistry(self.store)
         await self.tokens.load()
+        await self.pairing.refresh_console_code("hub started")
         self.doorbells = DoorbellManager(
             store=self.store,
             bus=self.bus,
@@ -98,7 +109,6 @@ class Hub:
                 port=self.port,
                 addresses=advertised_addresses(config.host, config.zeroconf_interfaces),
             )
-        await self.pairing.refresh_console_code("hub started")
         self._housekeeping = asyncio.create_task(self._keep_house())
         _LOGGER.info(
             "Hub running",
@@ -123,13 +133,16 @@ class Hub:
                 await self._zeroconf.async_unregister_service(self._advertisement)
             await self._zeroconf.async_close()
         # Doorbell links first: in-flight events are stored and published before clients go.
-        await self.doorbells.close()
-        self.bus.close_all(WSCloseCode.GOING_AWAY, "hub shutting down")
+        if hasattr(self, "doorbells"):
+            await self.doorbells.close()
+            self.bus.close_all(WSCloseCode.GOING_AWAY, "hub shutting down")
         if self._runner is not None:
             await self._runner.cleanup()
-        await self.session.close()
-        await self.store.close()
-        _LOGGER.info("Hub stopped", extra={"hub_id": self.hub_id})
+        if hasattr(self, "session"):
+            await self.session.close()
+        if hasattr(self, "store"):
+            await self.store.close()
+            _LOGGER.info("Hub stopped", extra={"hub_id": self.hub_id})
 
     async def run_until_signalled(self) -> None:
         """Start, run until SIGINT or SIGTERM, then stop."""

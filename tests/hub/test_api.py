@@ -182,7 +182,7 @@ async def test_bad_event_paging_is_400(
         assert response.status == 400
         body = await response.json()
     assert body["error"] == "invalid_request"
-    assert query.split("=")[0] in body["message"]
+    assert query.split("=", maxsplit=1)[0] in body["message"]
 
 
 async def test_websocket_rejects_bad_after(
@@ -223,7 +223,7 @@ async def test_openapi_describes_every_route(hub: Hub, http: aiohttp.ClientSessi
         for method in item
         if method != "parameters"
     }
-    runner = hub._runner  # noqa: SLF001 - the routes actually served
+    runner = hub._runner
     assert runner is not None
     served = {
         (route.method, route.resource.canonical)

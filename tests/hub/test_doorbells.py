@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -330,3 +331,37 @@ async def test_hub_restart_keeps_doorbells_and_events(
         assert [e["doorbell_id"] for e in events] == ["sim-restart"]
     finally:
         await hub.stop()
+
+
+_CONNECTS: list[tuple[Any, ...]] | None = None
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _CONNECTS is not None and event == "socket.connect":
+        _CONNECTS.append(args[1])
+
+
+async def test_the_hub_connects_only_to_what_it_found(
+    client: Client, doorbell_factory: DoorbellFactory
+) -> None:
+    """Privacy invariant 1: no connection leaves the LAN. Every outgoing connection the hub
+    makes during discovery, pairing, events and snapshots goes to the doorbell it found."""
+    global _CONNECTS  # noqa: PLW0603 - audit hooks cannot be removed; this switches ours on
+    sys.addaudithook(_audit)
+    _CONNECTS = []
+    try:
+        door = await doorbell_factory("sim-audit")
+        await client.wait_status("sim-audit", "online")
+        await client.connect()
+        await door.press()
+        await client.next_message("snapshot")
+        connects, _CONNECTS = _CONNECTS, None
+    finally:
+        _CONNECTS = None
+    destinations = {address for address in connects if isinstance(address, tuple)}
+    assert destinations, "the hub must have connected to the doorbell"
+    # Only the doorbell's address, and the hub itself (this test's own client).
+    assert {(host, port) for host, port, *_ in destinations} <= {
+        (LOOPBACK, door.port),
+        (LOOPBACK, client.hub.port),
+    }
