@@ -365,3 +365,26 @@ async def test_the_hub_connects_only_to_what_it_found(
         (LOOPBACK, door.port),
         (LOOPBACK, client.hub.port),
     }
+
+
+async def test_press_during_a_device_reboot_is_not_lost(
+    client: Client, doorbell_factory: DoorbellFactory
+) -> None:
+    door = await doorbell_factory("sim-reboot")
+    await client.wait_status("sim-reboot", "online")
+    await door.press()
+    await wait_for(lambda: client.get("events?doorbell=sim-reboot"))
+    old_boot = door.boot
+    await door.stop()
+    await client.wait_status("sim-reboot", "offline")
+    await door.start()  # a reboot: same pairing, new boot id, seq from 1
+    assert door.boot != old_boot
+    await door.press()  # most likely before the hub is back: the device keeps it
+
+    async def two() -> bool:
+        events = (await client.get("events?doorbell=sim-reboot"))["events"]
+        return len(events) == 2
+
+    await wait_for(two)
+    await asyncio.sleep(0.5)
+    assert len((await client.get("events?doorbell=sim-reboot"))["events"]) == 2

@@ -56,19 +56,26 @@ def _split_cursor(cursor: str | None) -> tuple[str, int] | None:
     return (boot, int(seq)) if seq.isdigit() else None
 
 
-def parse_event(message: Any, boot: str) -> DeviceEvent:
-    """Check one event message from the device; raise `MalformedMessage` if it is wrong."""
-    if not isinstance(message, dict) or message.get("type") != "event":
-        raise MalformedMessage(f"expected an event message, got {str(message)[:80]!r}")
-    event_type = _EVENT_TYPES.get(message.get("event"))  # type: ignore[arg-type]
+def parse_event(message: Any, boot: str) -> DeviceEvent | None:
+    """Read one message from the event stream.
+
+    Returns None for a well-formed message this hub does not know (another message type, a
+    newer event type): later protocol versions may add them, and they are skipped. Raises
+    `MalformedMessage` for anything that breaks the protocol.
+    """
+    if not isinstance(message, dict):
+        raise MalformedMessage(f"expected a JSON object, got {str(message)[:80]!r}")
+    if message.get("type") != "event":
+        return None
     seq = message.get("seq")
     device_time = message.get("time")
-    if event_type is None:
-        raise MalformedMessage(f"unknown event type {message.get('event')!r}")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise MalformedMessage(f"bad event seq {seq!r}")
     if not isinstance(device_time, int | float) or not math.isfinite(device_time):
         raise MalformedMessage(f"bad event time {device_time!r}")
+    event_type = _EVENT_TYPES.get(message.get("event"))  # type: ignore[arg-type]
+    if event_type is None:
+        return None
     key = f"{boot}:{seq}"
     return DeviceEvent(event_type, float(device_time), key, key)
 
@@ -131,6 +138,25 @@ class DoorwardDriver(DoorbellDriver):
     @override
     async def events(self, doorbell: Doorbell) -> AsyncIterator[DeviceEvent | None]:
         resume = _split_cursor(doorbell.cursor)
+        ws, boot, latest = await self._open_events(doorbell, resume)
+        if resume is not None and resume[0] != boot and latest > 0:
+            # The device restarted since our last event: ask for what it recorded since.
+            await ws.close()
+            ws, boot, latest = await self._open_events(doorbell, (boot, 0))
+        async with ws:
+            yield None
+            while True:
+                message = await self._receive(ws)
+                if message is None:
+                    return
+                event = parse_event(message, boot)
+                if event is not None:
+                    yield event
+
+    async def _open_events(
+        self, doorbell: Doorbell, resume: tuple[str, int] | None
+    ) -> tuple[aiohttp.ClientWebSocketResponse, str, int]:
+        """Connect to the event stream; returns it with the device's boot id and latest seq."""
         query = urlencode({"boot": resume[0], "after": resume[1]}) if resume else ""
         url = f"{_base_url(doorbell)}/events" + (f"?{query}" if query else "")
         try:
@@ -138,7 +164,7 @@ class DoorwardDriver(DoorbellDriver):
                 url,
                 headers=_auth(doorbell),
                 heartbeat=HEARTBEAT,
-                timeout=aiohttp.ClientWSTimeout(ws_receive=60.0),
+                timeout=aiohttp.ClientWSTimeout(ws_receive=3 * HEARTBEAT),
             )
         except aiohttp.WSServerHandshakeError as err:
             if err.status == 401:
@@ -146,19 +172,17 @@ class DoorwardDriver(DoorbellDriver):
             raise DeviceUnreachable(f"event stream refused: HTTP {err.status}") from err
         except (aiohttp.ClientError, TimeoutError) as err:
             raise DeviceUnreachable(f"cannot connect: {err!r}") from err
-        async with ws:
+        try:
             hello = await self._receive(ws)
             if not isinstance(hello, dict) or hello.get("type") != "hello":
                 raise MalformedMessage("the event stream did not start with hello")
-            boot = hello.get("boot")
-            if not isinstance(boot, str) or not boot:
-                raise MalformedMessage("hello has no boot id")
-            yield None
-            while True:
-                message = await self._receive(ws)
-                if message is None:
-                    return
-                yield parse_event(message, boot)
+            boot, latest = hello.get("boot"), hello.get("seq", 0)
+            if not isinstance(boot, str) or not boot or not isinstance(latest, int):
+                raise MalformedMessage("hello lacks a boot id or seq")
+        except BaseException:
+            await ws.close()
+            raise
+        return ws, boot, latest
 
     @staticmethod
     async def _receive(ws: aiohttp.ClientWebSocketResponse) -> Any:
