@@ -379,12 +379,12 @@ async def test_press_during_a_device_reboot_is_not_lost(
     await client.wait_status("sim-reboot", "offline")
     await door.start()  # a reboot: same pairing, new boot id, seq from 1
     assert door.boot != old_boot
-    await door.press()  # most likely before the hub is back: the device keeps it
+    await door.motion(True)  # most likely before the hub is back: the device keeps it
 
-    async def two() -> bool:
+    async def two() -> list[str] | None:
         events = (await client.get("events?doorbell=sim-reboot"))["events"]
-        return len(events) == 2
+        return [e["type"] for e in events] if len(events) == 2 else None
 
-    await wait_for(two)
+    assert await wait_for(two) == ["press", "motion_start"]
     await asyncio.sleep(0.5)
     assert len((await client.get("events?doorbell=sim-reboot"))["events"]) == 2
