@@ -57,7 +57,7 @@ def main() -> int:
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(name: str, command: list[str]) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(command, cwd=REPO)
+        process = subprocess.Popen(command, cwd=REPO)  # noqa: S603 - our own commands
         children.append((name, process))
         return process
 

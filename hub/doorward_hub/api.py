@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import aiohttp
 import voluptuous as vol
 from aiohttp import web
 
 from . import __version__
-from .api_common import API, HUB_KEY, TOKEN_ID_KEY, ApiError
+from .api_common import API, HUB_KEY, TOKEN_ID_KEY, ApiError, int_query, number, read_json
+from .clips_api import routes as clip_routes
+from .credentials_api import PUBLIC_ROUTES
+from .credentials_api import routes as credential_routes
 from .doorbells import DoorbellUnavailable, UnknownDoorbell
 from .openapi import openapi_document
 from .websocket import websocket_handler
@@ -69,10 +71,19 @@ def bearer_token(request: web.Request) -> str | None:
     return request.query.get("token") or None
 
 
+def is_public(request: web.Request) -> bool:
+    """Info, pair, the OpenAPI document, and the routes whose template is in `PUBLIC_ROUTES`
+    (matched by the route the request resolved to, so no other path can pass as one)."""
+    if request.path in PUBLIC_PATHS:
+        return True
+    resource = request.match_info.route.resource
+    return resource is not None and resource.canonical in PUBLIC_ROUTES
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every API call but info, pair and the OpenAPI document needs a valid token."""
-    if request.path in PUBLIC_PATHS or not request.path.startswith(API + "/"):
+    if is_public(request) or not request.path.startswith(API + "/"):
         return await handler(request)
     token = bearer_token(request)
     token_id = await request.app[HUB_KEY].tokens.verify(token) if token else None
@@ -82,33 +93,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-async def read_json(request: web.Request, schema: vol.Schema) -> dict[str, Any]:
-    """The request body, parsed and validated; 400 with the reason otherwise."""
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        _raise(400, "invalid_json", "the request body is not valid JSON")
-    try:
-        result: dict[str, Any] = schema(body)
-    except vol.MultipleInvalid as err:
-        reasons = "; ".join(f"{'.'.join(map(str, e.path)) or 'body'}: {e.msg}" for e in err.errors)
-        _raise(400, "invalid_request", reasons)
-    return result
-
-
-def _int_query(request: web.Request, key: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(key)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        _raise(400, "invalid_request", f"{key}: must be an integer")
-    if not low <= value <= high:
-        _raise(400, "invalid_request", f"{key}: must be between {low} and {high}")
-    return value
-
-
 PAIR_SCHEMA = vol.Schema(
     {
         vol.Required("code"): str,
@@ -116,7 +100,12 @@ PAIR_SCHEMA = vol.Schema(
     }
 )
 DOORBELL_PATCH_SCHEMA = vol.Schema(
-    {vol.Optional("name"): vol.All(str, vol.Length(1, 64)), vol.Optional("privacy_mode"): bool}
+    {
+        vol.Optional("name"): vol.All(str, vol.Length(1, 64)),
+        vol.Optional("privacy_mode"): bool,
+        vol.Optional("record_audio"): bool,
+        vol.Optional("retention_days"): vol.All(number, vol.Range(min=0, max=3650)),
+    }
 )
 
 routes = web.RouteTableDef()
@@ -186,7 +175,7 @@ async def get_doorbell(request: web.Request) -> web.Response:
 
 @routes.patch(API + "/doorbells/{doorbell_id}")
 async def patch_doorbell(request: web.Request) -> web.Response:
-    """Rename a doorbell or switch its privacy mode."""
+    """Rename a doorbell, switch its privacy mode or change its recording settings."""
     manager = request.app[HUB_KEY].doorbells
     doorbell_id = request.match_info["doorbell_id"]
     manager.get(doorbell_id)  # 404 before 400: the doorbell is what the caller got wrong first
@@ -232,7 +221,8 @@ async def doorbell_video(request: web.Request) -> web.StreamResponse:
             raise DoorbellUnavailable(f"video refused by the device: HTTP {upstream.status}")
         response = web.StreamResponse(
             headers={
-                "Content-Type": source.content_type,
+                # The device's own type: an MJPEG stream's names its part boundary.
+                "Content-Type": upstream.headers.get("Content-Type", source.content_type),
                 "Cache-Control": "no-store",
                 **{k: v for k, v in upstream.headers.items() if k.lower().startswith("x-doorward")},
             }
@@ -250,8 +240,8 @@ async def doorbell_video(request: web.Request) -> web.StreamResponse:
 async def list_events(request: web.Request) -> web.Response:
     """A page of stored events, oldest first."""
     hub = request.app[HUB_KEY]
-    after = _int_query(request, "after", 0, 0, 2**62)
-    limit = _int_query(request, "limit", 100, 1, MAX_EVENTS_PAGE)
+    after = int_query(request, "after", 0, 0, 2**62)
+    limit = int_query(request, "limit", 100, 1, MAX_EVENTS_PAGE)
     doorbell_id = request.query.get("doorbell")
     if doorbell_id is not None:
         hub.doorbells.get(doorbell_id)
@@ -291,4 +281,6 @@ def build_app(hub: Hub) -> web.Application:
     )
     app[HUB_KEY] = hub
     app.add_routes(routes)
+    app.add_routes(clip_routes)
+    app.add_routes(credential_routes)
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,18 @@ DEFAULT_DATA_DIR = Path("~/.local/share/doorward")
 
 class ConfigError(Exception):
     """The configuration is invalid; the message names the key and the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingConfig:
+    """Clip recording settings (the `recording` key). See docs/hub-api.md."""
+
+    enabled: bool = True
+    pre_roll_seconds: float = 5.0
+    post_roll_seconds: float = 10.0
+    retention_days: float = 7.0
+    max_total_mb: int | None = None
+    min_free_mb: int = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +44,7 @@ class HubConfig:
     advertise: bool = True
     log_format: str = "text"
     log_level: str = "info"
+    recording: RecordingConfig = field(default_factory=RecordingConfig)
 
     def __post_init__(self) -> None:
         """Expand `~` in the data folder."""
@@ -52,6 +65,20 @@ def _non_empty(value: Any) -> str:
     return text
 
 
+RECORDING_SCHEMA = vol.Schema(
+    {
+        vol.Optional("enabled"): bool,
+        vol.Optional("pre_roll_seconds"): vol.All(vol.Coerce(float), vol.Range(min=0.0, max=30.0)),
+        vol.Optional("post_roll_seconds"): vol.All(
+            vol.Coerce(float), vol.Range(min=1.0, max=300.0)
+        ),
+        vol.Optional("retention_days"): vol.All(vol.Coerce(float), vol.Range(min=0.01, max=3650)),
+        vol.Optional("max_total_mb"): vol.Any(None, vol.All(int, vol.Range(min=1))),
+        vol.Optional("min_free_mb"): vol.All(int, vol.Range(min=0)),
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
 SCHEMA = vol.Schema(
     {
         vol.Optional("data_dir"): vol.All(str, _non_empty),
@@ -66,6 +93,7 @@ SCHEMA = vol.Schema(
         vol.Optional("advertise"): bool,
         vol.Optional("log_format"): vol.In(["text", "json"]),
         vol.Optional("log_level"): vol.In(["debug", "info", "warning", "error"]),
+        vol.Optional("recording"): vol.Any(None, RECORDING_SCHEMA),
     },
     extra=vol.PREVENT_EXTRA,
 )
@@ -88,6 +116,8 @@ def validate(raw: dict[str, Any], source: str = "configuration") -> HubConfig:
         raise ConfigError(f"invalid {source}: {reasons}") from err
     if "data_dir" in values:
         values["data_dir"] = Path(values["data_dir"])
+    if "recording" in values:
+        values["recording"] = RecordingConfig(**(values["recording"] or {}))
     return HubConfig(**values)
 
 

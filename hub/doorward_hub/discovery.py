@@ -113,8 +113,12 @@ async def advertise_hub(
     version: str,
     port: int,
     addresses: list[str],
-) -> AsyncServiceInfo:
-    """Register the hub's `_doorward._tcp.local.` service; returns it for unregistering."""
+) -> tuple[AsyncServiceInfo, asyncio.Future[None]]:
+    """Register the hub's `_doorward._tcp.local.` service.
+
+    Returns the service (for unregistering) and the task that probes and announces it, which the
+    caller cancels if it stops before the announcements are done.
+    """
     info = AsyncServiceInfo(
         HUB_SERVICE_TYPE,
         f"{name} {hub_id[-6:]}.{HUB_SERVICE_TYPE}",
@@ -125,5 +129,5 @@ async def advertise_hub(
         properties={"hub_id": hub_id, "version": version, "api": "1", "name": name},
         server=f"{hub_id}.local.",
     )
-    await zeroconf.async_register_service(info, allow_name_change=True)
-    return info
+    announcing = await zeroconf.async_register_service(info, allow_name_change=True)
+    return info, asyncio.ensure_future(announcing)

@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .drivers.base import (
     Announcement,
@@ -23,7 +23,7 @@ from .drivers.base import (
     VideoSource,
 )
 from .events import EventBus
-from .models import Doorbell, DoorbellStatus, EventType
+from .models import Doorbell, DoorbellStatus, Event, EventType
 from .snapshots import SnapshotStore
 from .store import Store
 
@@ -40,6 +40,19 @@ class UnknownDoorbell(KeyError):
 
 class DoorbellUnavailable(Exception):
     """The doorbell cannot do that now (offline, not paired, no such capability)."""
+
+
+class DoorbellListener(Protocol):
+    """Told about doorbell changes and stored events (the recorder listens)."""
+
+    def doorbell_changed(self, doorbell: Doorbell) -> None:
+        """A doorbell was added or changed (status, settings, address, credentials)."""
+
+    def doorbell_removed(self, doorbell_id: str) -> None:
+        """A doorbell was forgotten."""
+
+    def event_recorded(self, doorbell: Doorbell, event: Event, device_time: float | None) -> None:
+        """A device event was stored as `event` (or merged into it, for repeated presses)."""
 
 
 @dataclass(slots=True)
@@ -77,7 +90,12 @@ class DoorbellManager:
         self._seen: dict[str, Announcement] = {}
         self._forgotten: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
+        self._listeners: list[DoorbellListener] = []
         self._closing = False
+
+    def add_listener(self, listener: DoorbellListener) -> None:
+        """Tell `listener` about doorbell changes and stored events from now on."""
+        self._listeners.append(listener)
 
     async def load(self) -> None:
         """Read known doorbells from the store and connect the adopted ones."""
@@ -172,12 +190,23 @@ class DoorbellManager:
         return doorbell
 
     async def update(
-        self, doorbell_id: str, *, name: str | None = None, privacy_mode: bool | None = None
+        self,
+        doorbell_id: str,
+        *,
+        name: str | None = None,
+        privacy_mode: bool | None = None,
+        record_audio: bool | None = None,
+        retention_days: float | None = None,
     ) -> Doorbell:
-        """Rename a doorbell or switch its privacy mode."""
+        """Rename a doorbell, switch its privacy mode or change its recording settings
+        (`retention_days` 0 means the hub's default)."""
         doorbell = self.get(doorbell_id)
         if name is not None:
             doorbell.name = name
+        if record_audio is not None:
+            doorbell.record_audio = record_audio
+        if retention_days is not None:
+            doorbell.retention_days = retention_days or None
         if privacy_mode is not None and privacy_mode != doorbell.privacy_mode:
             doorbell.privacy_mode = privacy_mode
             _LOGGER.info(
@@ -207,10 +236,35 @@ class DoorbellManager:
         await self._store.delete_doorbell(doorbell_id)
         await self._store.set_value(FORGOTTEN_KEY, json.dumps(sorted(self._forgotten)))
         _LOGGER.info("Forgot a doorbell", extra={"doorbell_id": doorbell_id})
+        for listener in self._listeners:
+            listener.doorbell_removed(doorbell_id)
         self._bus.publish({"type": "doorbell_removed", "doorbell_id": doorbell_id})
         announcement = self._seen.get(doorbell_id)
         if announcement is not None:
             await self._offer(announcement)
+
+    async def set_credentials(self, doorbell_id: str, entered: Mapping[str, str]) -> Doorbell:
+        """Store credentials the owner entered for a doorbell that cannot pair by itself and
+        reconnect with them; the doorbell's status then tells whether the device accepts them."""
+        doorbell = self.get(doorbell_id)
+        driver = self._drivers[doorbell.driver]
+        if not driver.owner_credentials:
+            raise DoorbellUnavailable("this doorbell pairs by itself; it takes no credentials")
+        await self._stop_link(doorbell_id)
+        doorbell.credentials = driver.accept_credentials(doorbell, entered)
+        await self._store.save_doorbell(doorbell)
+        _LOGGER.info("Credentials entered for a doorbell", extra={"doorbell_id": doorbell_id})
+        if doorbell.approved:
+            self._set_status(doorbell, DoorbellStatus.PAIRING)
+            self._start_link(doorbell)
+        return doorbell
+
+    def notify(self, driver_name: str, doorbell_id: str, secret: str, event: str) -> bool:
+        """A device called its notification URL; False if the call is not genuine."""
+        doorbell = self.doorbells.get(doorbell_id)
+        if doorbell is None or doorbell.driver != driver_name or not doorbell.approved:
+            raise UnknownDoorbell(doorbell_id)
+        return self._drivers[driver_name].notify(doorbell, secret, event)
 
     # Media
     def _driver_for(self, doorbell_id: str, capability: str) -> tuple[Doorbell, DoorbellDriver]:
@@ -297,6 +351,8 @@ class DoorbellManager:
                     pass
 
     async def _pair(self, doorbell: Doorbell, driver: DoorbellDriver) -> None:
+        if driver.owner_credentials:
+            raise PairingRefused("credentials needed")  # the owner enters them: PUT .../credentials
         self._set_status(doorbell, DoorbellStatus.PAIRING)
         doorbell.credentials = await driver.pair(doorbell, self._hub_id, self._hub_name)
         doorbell.cursor = None  # a new pairing starts a new stream
@@ -312,7 +368,11 @@ class DoorbellManager:
     ) -> None:
         recorded = await self._bus.record(doorbell, device_event)
         doorbell.last_seen = time.time()
-        if recorded is None or recorded.merged:
+        if recorded is None:
+            return
+        for listener in self._listeners:
+            listener.event_recorded(doorbell, recorded.event, device_event.device_time)
+        if recorded.merged:
             return
         event = recorded.event
         if (
@@ -365,6 +425,8 @@ class DoorbellManager:
 
     def _publish(self, doorbell: Doorbell) -> None:
         self._bus.publish({"type": "doorbell", "doorbell": doorbell.to_json()})
+        for listener in self._listeners:
+            listener.doorbell_changed(doorbell)
 
     async def close(self) -> None:
         """Disconnect every doorbell and finish in-flight work (events being stored, snapshots)."""

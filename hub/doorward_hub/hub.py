@@ -16,11 +16,14 @@ from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 from . import __version__
 from .api import build_app
 from .auth import Pairing, TokenRegistry
+from .clips import ClipLibrary
 from .config import HubConfig
 from .discovery import Discovery, advertise_hub, advertised_addresses
 from .doorbells import DoorbellManager
 from .drivers import create_drivers
+from .drivers.base import HubEndpoint
 from .events import EventBus
+from .recorder import Recorder
 from .snapshots import SnapshotStore
 from .store import Store
 
@@ -37,6 +40,7 @@ class Hub:
     session: aiohttp.ClientSession
     bus: EventBus
     doorbells: DoorbellManager
+    recorder: Recorder
     snapshots: SnapshotStore
     pairing: Pairing
     tokens: TokenRegistry
@@ -50,6 +54,7 @@ class Hub:
         self._zeroconf: AsyncZeroconf | None = None
         self._discovery: Discovery | None = None
         self._advertisement: AsyncServiceInfo | None = None
+        self._announcing: asyncio.Future[None] | None = None
         self._housekeeping: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -72,7 +77,8 @@ class Hub:
             self.hub_id = "hub-" + secrets.token_hex(8)
             await self.store.set_value(HUB_ID_KEY, self.hub_id)
         self.session = aiohttp.ClientSession()
-        drivers = create_drivers(self.session)
+        endpoint = HubEndpoint(self.hub_id, config.host)
+        drivers = create_drivers(self.session, endpoint)
         self.snapshots = SnapshotStore(config.data_dir / "snapshots")
         self.bus = EventBus(self.store, config.press_merge_seconds)
         self.pairing = Pairing(self.store, config.data_dir / "pairing-code")
@@ -88,12 +94,23 @@ class Hub:
             hub_name=config.name,
             adoption=config.adoption,
         )
+        library = ClipLibrary(
+            self.store,
+            config.data_dir / "clips",
+            config.recording,
+            self.bus,
+            self._retention_days,
+        )
+        self.recorder = Recorder(config.recording, library, self.doorbells)
+        self.doorbells.add_listener(self.recorder)
+        await self.recorder.start()
         await self.doorbells.load()
 
         self._runner = web.AppRunner(build_app(self), handle_signals=False, shutdown_timeout=5)
         await self._runner.setup()
         await web.TCPSite(self._runner, config.host, config.port).start()
         self.port = int(self._runner.addresses[0][1])
+        endpoint.listening(self.port)
 
         self._zeroconf = AsyncZeroconf(interfaces=config.zeroconf_interfaces or InterfaceChoice.All)
         self._discovery = Discovery(
@@ -101,7 +118,7 @@ class Hub:
         )
         await self._discovery.start()
         if config.advertise:
-            self._advertisement = await advertise_hub(
+            self._advertisement, self._announcing = await advertise_hub(
                 self._zeroconf,
                 hub_id=self.hub_id,
                 name=config.name,
@@ -114,6 +131,10 @@ class Hub:
             "Hub running",
             extra={"hub_id": self.hub_id, "port": self.port, "data_dir": str(config.data_dir)},
         )
+
+    def _retention_days(self, doorbell_id: str) -> float | None:
+        doorbell = self.doorbells.doorbells.get(doorbell_id)
+        return None if doorbell is None else doorbell.retention_days
 
     async def _keep_house(self) -> None:
         while True:
@@ -129,12 +150,19 @@ class Hub:
         if self._discovery is not None:
             await self._discovery.stop()
         if self._zeroconf is not None:
+            if self._announcing is not None and not self._announcing.done():
+                self._announcing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._announcing
             if self._advertisement is not None:
-                await self._zeroconf.async_unregister_service(self._advertisement)
+                # Await the goodbye broadcast too, so nothing is left running after stop.
+                await (await self._zeroconf.async_unregister_service(self._advertisement))
             await self._zeroconf.async_close()
         # Doorbell links first: in-flight events are stored and published before clients go.
         if hasattr(self, "doorbells"):
             await self.doorbells.close()
+            if hasattr(self, "recorder"):
+                await self.recorder.stop()  # finishes the clips being written
             self.bus.close_all(WSCloseCode.GOING_AWAY, "hub shutting down")
         if self._runner is not None:
             await self._runner.cleanup()

@@ -1,4 +1,4 @@
-"""The hub's records: doorbells, events, tokens — and their JSON form in the API."""
+"""The hub's records: doorbells, events, clips, tokens — and their JSON form in the API."""
 
 from __future__ import annotations
 
@@ -50,6 +50,8 @@ class Doorbell:
     credentials: dict[str, str] = field(default_factory=dict, repr=False)
     cursor: str | None = None
     privacy_mode: bool = False
+    record_audio: bool = False
+    retention_days: float | None = None
     approved: bool = True
     status: DoorbellStatus = DoorbellStatus.OFFLINE
     error: str | None = None
@@ -70,6 +72,8 @@ class Doorbell:
             "error": self.error,
             "last_seen": iso_time(self.last_seen) if self.last_seen else None,
             "privacy_mode": self.privacy_mode,
+            "record_audio": self.record_audio,
+            "retention_days": self.retention_days,
             "firmware": self.firmware,
         }
 
@@ -96,6 +100,59 @@ class Event:
             "device_time": self.device_time,
             "presses": self.presses,
             "has_snapshot": self.has_snapshot,
+        }
+
+
+class ClipTrigger(StrEnum):
+    """What started a clip."""
+
+    PRESS = "press"
+    MOTION = "motion"
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """A recorded clip: an MP4 file and its JPEG thumbnail in the clips folder.
+
+    `start` and `end` are on the doorbell's clock (Unix seconds) when its stream says how its
+    timestamps map to it, otherwise on the hub's clock.
+    """
+
+    id: int
+    doorbell_id: str
+    trigger: ClipTrigger
+    trigger_seq: int | None
+    trigger_time: float
+    start: float
+    end: float
+    size: int
+    sha256: str
+    file_name: str
+    has_audio: bool = False
+
+    @property
+    def thumbnail_name(self) -> str:
+        """The thumbnail's file name, next to the clip."""
+        return self.file_name.removesuffix(".mp4") + ".jpg"
+
+    def to_json(self) -> dict[str, Any]:
+        """The clip object of the API."""
+        return {
+            "id": self.id,
+            "doorbell_id": self.doorbell_id,
+            "trigger": self.trigger.value,
+            "trigger_seq": self.trigger_seq,
+            "trigger_time": iso_time(self.trigger_time),
+            "start": iso_time(self.start),
+            "end": iso_time(self.end),
+            "start_device_time": self.start,
+            "end_device_time": self.end,
+            "duration": round(self.end - self.start, 3),
+            "size": self.size,
+            "sha256": self.sha256,
+            "file_name": self.file_name,
+            "has_audio": self.has_audio,
         }
 
 

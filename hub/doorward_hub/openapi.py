@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import DoorbellStatus, EventType
+from .models import ClipTrigger, DoorbellStatus, EventType
 
 type Schema = dict[str, Any]
 
@@ -31,6 +31,8 @@ def _error(description: str) -> Schema:
 _DOORBELL_ID = {"name": "doorbell_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _AUTH_ERRORS = {"401": _error("missing, unknown or revoked token")}
 _UNKNOWN = {"404": _error("unknown doorbell")}
+_CLIP_ID = {"name": "clip_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_UNKNOWN_CLIP = {"404": _error("unknown clip")}
 
 SCHEMAS: dict[str, Schema] = {
     "Error": {
@@ -63,7 +65,31 @@ SCHEMAS: dict[str, Schema] = {
             "error": {"type": ["string", "null"]},
             "last_seen": {"type": ["string", "null"], "format": "date-time"},
             "privacy_mode": {"type": "boolean"},
+            "record_audio": {"type": "boolean", "description": "clips keep the audio track"},
+            "retention_days": {
+                "type": ["number", "null"],
+                "description": "days its clips are kept; null: the hub's `retention_days`",
+            },
             "firmware": {"type": ["string", "null"]},
+        },
+    },
+    "Clip": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "doorbell_id": {"type": "string"},
+            "trigger": {"enum": [t.value for t in ClipTrigger]},
+            "trigger_seq": {"type": ["integer", "null"], "description": "the triggering event"},
+            "trigger_time": {"type": "string", "format": "date-time"},
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"},
+            "start_device_time": {"type": "number"},
+            "end_device_time": {"type": "number"},
+            "duration": {"type": "number"},
+            "size": {"type": "integer"},
+            "sha256": {"type": "string"},
+            "file_name": {"type": "string"},
+            "has_audio": {"type": "boolean"},
         },
     },
     "Event": {
@@ -187,11 +213,22 @@ PATHS: dict[str, Schema] = {
             },
         },
         "patch": {
-            "summary": "Rename a doorbell or switch privacy mode (no recording, no sharing)",
+            "summary": "Rename a doorbell, switch privacy mode (no recording, no sharing), or "
+            "change its recording settings",
             "requestBody": _json(
                 {
                     "type": "object",
-                    "properties": {"name": {"type": "string"}, "privacy_mode": {"type": "boolean"}},
+                    "properties": {
+                        "name": {"type": "string"},
+                        "privacy_mode": {"type": "boolean"},
+                        "record_audio": {"type": "boolean"},
+                        "retention_days": {
+                            "type": "number",
+                            "minimum": 0,
+                            "maximum": 3650,
+                            "description": "0: the hub's default",
+                        },
+                    },
                     "additionalProperties": False,
                 },
                 "the changes",
@@ -246,6 +283,168 @@ PATHS: dict[str, Schema] = {
             },
         },
     },
+    "/doorbells/{doorbell_id}/record": {
+        "parameters": [_DOORBELL_ID],
+        "post": {
+            "summary": "Record a clip now: pre-roll plus `duration` seconds",
+            "requestBody": _json(
+                {
+                    "type": "object",
+                    "properties": {"duration": {"type": "number", "minimum": 1, "maximum": 300}},
+                    "additionalProperties": False,
+                },
+                "how long to record after now (default 10 s)",
+            ),
+            "responses": {
+                "202": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "doorbell_id": {"type": "string"},
+                            "start": {"type": "string", "format": "date-time"},
+                            "end": {"type": "string", "format": "date-time"},
+                        },
+                    },
+                    "recording; a `clip` WebSocket message follows when the clip is stored",
+                ),
+                "400": _error("malformed body"),
+                "409": _error("no live video: offline, privacy mode, or recording disabled"),
+                **_UNKNOWN,
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/clips": {
+        "get": {
+            "summary": "A page of clips, newest first",
+            "parameters": [
+                {"name": "doorbell", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "trigger",
+                    "in": "query",
+                    "schema": {"enum": [t.value for t in ClipTrigger]},
+                },
+                {
+                    "name": "since",
+                    "in": "query",
+                    "description": "clips ending at or after this time (Unix seconds)",
+                    "schema": {"type": "number"},
+                },
+                {
+                    "name": "until",
+                    "in": "query",
+                    "description": "clips starting at or before this time (Unix seconds)",
+                    "schema": {"type": "number"},
+                },
+                {
+                    "name": "before",
+                    "in": "query",
+                    "description": "page: clips with a smaller id",
+                    "schema": {"type": "integer"},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                },
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "clips": {"type": "array", "items": _ref("Clip")},
+                            "more": {"type": "boolean"},
+                        },
+                    },
+                    "the page",
+                ),
+                "400": _error("bad query parameter"),
+                **_UNKNOWN,
+                **_AUTH_ERRORS,
+            },
+        }
+    },
+    "/clips/{clip_id}": {
+        "parameters": [_CLIP_ID],
+        "get": {
+            "summary": "One clip",
+            "responses": {
+                "200": _json(_ref("Clip"), "the clip"),
+                **_UNKNOWN_CLIP,
+                **_AUTH_ERRORS,
+            },
+        },
+        "delete": {
+            "summary": "Delete a clip and its thumbnail (logged)",
+            "responses": {"204": {"description": "deleted"}, **_UNKNOWN_CLIP, **_AUTH_ERRORS},
+        },
+    },
+    "/clips/{clip_id}/video": {
+        "parameters": [_CLIP_ID],
+        "get": {
+            "summary": "The clip (H.264 in MP4, faststart); HTTP Range requests are served",
+            "responses": {
+                "200": {
+                    "description": "the MP4",
+                    "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "206": {"description": "the requested range"},
+                **_UNKNOWN_CLIP,
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/clips/{clip_id}/thumbnail": {
+        "parameters": [_CLIP_ID],
+        "get": {
+            "summary": "The frame nearest the trigger",
+            "responses": {
+                "200": _jpeg("JPEG"),
+                "404": _error("unknown clip, or it has no thumbnail"),
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/doorbells/{doorbell_id}/credentials": {
+        "parameters": [_DOORBELL_ID],
+        "put": {
+            "summary": "Enter the device credentials of a doorbell that cannot pair by itself "
+            "(DoorBird: a device user with API permission); the doorbell reconnects with them",
+            "requestBody": _json(
+                {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+                    "additionalProperties": False,
+                },
+                "the credentials",
+            ),
+            "responses": {
+                "202": _json(_ref("Doorbell"), "stored; the doorbell's status tells the outcome"),
+                "400": _error("malformed body"),
+                "409": _error("this doorbell pairs by itself"),
+                **_UNKNOWN,
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/notify/{driver}/{doorbell_id}/{secret}/{event}": {
+        "get": {
+            "summary": "Called by a device to push an event (DoorBird HTTP favorites)",
+            "description": "No token: the per-device secret in the path authenticates the call.",
+            "security": [],
+            "parameters": [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in ("driver", "doorbell_id", "secret", "event")
+            ],
+            "responses": {
+                "204": {"description": "accepted"},
+                "401": _error("wrong secret or unknown event"),
+                **_UNKNOWN,
+            },
+        },
+    },
     "/events": {
         "get": {
             "summary": "A page of stored events, oldest first",
@@ -293,7 +492,8 @@ PATHS: dict[str, Schema] = {
         "get": {
             "summary": "WebSocket push: hello, doorbells, events after `after`, then live messages",
             "description": (
-                "Messages: hello, event, doorbell, doorbell_removed, snapshot. See docs/hub-api.md."
+                "Messages: hello, event, doorbell, doorbell_removed, snapshot, clip, clip_removed. "
+                "See docs/hub-api.md."
             ),
             "parameters": [
                 {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},

@@ -1,4 +1,4 @@
-"""SQLite persistence: hub identity, doorbells, events, client tokens, pairing codes.
+"""SQLite persistence: hub identity, doorbells, events, clips, client tokens, pairing codes.
 
 One aiosqlite connection (its own thread) serves the whole hub, so no call blocks the event loop.
 Events are committed with `synchronous=FULL` before anyone is told about them.
@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
 
 import aiosqlite
 
-from .models import Doorbell, Event, EventType, TokenInfo
+from .models import Clip, ClipTrigger, Doorbell, Event, EventType, TokenInfo
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,7 +34,9 @@ CREATE TABLE IF NOT EXISTS doorbells (
     cursor TEXT,
     privacy_mode INTEGER NOT NULL DEFAULT 0,
     approved INTEGER NOT NULL DEFAULT 1,
-    last_seen REAL
+    last_seen REAL,
+    record_audio INTEGER NOT NULL DEFAULT 0,
+    retention_days REAL
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -59,7 +62,29 @@ CREATE TABLE IF NOT EXISTS tokens (
     last_used REAL
 );
 CREATE TABLE IF NOT EXISTS pairing_codes (hash TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS clips (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doorbell_id TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    trigger_seq INTEGER,
+    trigger_time REAL NOT NULL,
+    start REAL NOT NULL,
+    end REAL NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    file_name TEXT NOT NULL UNIQUE,
+    has_audio INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS clips_by_start ON clips (start);
 """
+
+# Columns added after version 1, for databases created by an older hub.
+_ADDED_COLUMNS = {
+    "doorbells": {
+        "record_audio": "INTEGER NOT NULL DEFAULT 0",
+        "retention_days": "REAL",
+    }
+}
 
 
 def _event(row: sqlite3.Row) -> Event:
@@ -87,8 +112,26 @@ def _doorbell(row: sqlite3.Row) -> Doorbell:
         credentials=json.loads(row["credentials"]),
         cursor=row["cursor"],
         privacy_mode=bool(row["privacy_mode"]),
+        record_audio=bool(row["record_audio"]),
+        retention_days=row["retention_days"],
         approved=bool(row["approved"]),
         last_seen=row["last_seen"],
+    )
+
+
+def _clip(row: sqlite3.Row) -> Clip:
+    return Clip(
+        id=row["id"],
+        doorbell_id=row["doorbell_id"],
+        trigger=ClipTrigger(row["trigger"]),
+        trigger_seq=row["trigger_seq"],
+        trigger_time=row["trigger_time"],
+        start=row["start"],
+        end=row["end"],
+        size=row["size"],
+        sha256=row["sha256"],
+        file_name=row["file_name"],
+        has_audio=bool(row["has_audio"]),
     )
 
 
@@ -110,6 +153,12 @@ class Store:
         await db.execute("PRAGMA synchronous=FULL")
         await db.execute("PRAGMA busy_timeout=5000")
         await db.executescript(_SCHEMA)
+        for table, columns in _ADDED_COLUMNS.items():
+            async with db.execute(f"PRAGMA table_info({table})") as cursor:
+                present = {row["name"] for row in await cursor.fetchall()}
+            for name, definition in columns.items():
+                if name not in present:
+                    await db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
         await db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         await db.commit()
         return cls(db)
@@ -151,8 +200,9 @@ class Store:
         async with self.write_lock:
             await self._db.execute(
                 "INSERT OR REPLACE INTO doorbells (id, driver, name, model, host, port,"
-                " capabilities, firmware, credentials, cursor, privacy_mode, approved, last_seen)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " capabilities, firmware, credentials, cursor, privacy_mode, approved, last_seen,"
+                " record_audio, retention_days)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     doorbell.id,
                     doorbell.driver,
@@ -167,6 +217,8 @@ class Store:
                     int(doorbell.privacy_mode),
                     int(doorbell.approved),
                     doorbell.last_seen,
+                    int(doorbell.record_audio),
+                    doorbell.retention_days,
                 ),
             )
             await self._db.commit()
@@ -280,6 +332,74 @@ class Store:
         """Note that the snapshot of event `seq` is stored."""
         async with self.write_lock:
             await self._db.execute("UPDATE events SET has_snapshot = 1 WHERE seq = ?", (seq,))
+            await self._db.commit()
+
+    # Clips
+    async def add_clip(self, clip: Clip) -> Clip:
+        """Index a clip whose files are in place; returns it with its new id."""
+        async with self.write_lock:
+            async with self._db.execute(
+                "INSERT INTO clips (doorbell_id, trigger, trigger_seq, trigger_time, start, end,"
+                " size, sha256, file_name, has_audio) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    clip.doorbell_id,
+                    clip.trigger.value,
+                    clip.trigger_seq,
+                    clip.trigger_time,
+                    clip.start,
+                    clip.end,
+                    clip.size,
+                    clip.sha256,
+                    clip.file_name,
+                    int(clip.has_audio),
+                ),
+            ) as inserted:
+                clip_id = inserted.lastrowid or 0
+            await self._db.commit()
+        return replace(clip, id=clip_id)
+
+    async def get_clip(self, clip_id: int) -> Clip | None:
+        """One clip by id."""
+        row = await self._one("SELECT * FROM clips WHERE id = ?", (clip_id,))
+        return None if row is None else _clip(row)
+
+    async def list_clips(
+        self,
+        *,
+        doorbell_id: str | None = None,
+        trigger: ClipTrigger | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Clip]:
+        """Clips, newest first, filtered; `before_id` pages (ids below it)."""
+        where, params = ["1 = 1"], []
+        filters: list[tuple[str, Any]] = [
+            ("doorbell_id = ?", doorbell_id),
+            ("trigger = ?", trigger.value if trigger else None),
+            ("end >= ?", since),
+            ("start <= ?", until),
+            ("id < ?", before_id),
+        ]
+        for condition, value in filters:
+            if value is not None:
+                where.append(condition)
+                params.append(value)
+        rows = await self._all(
+            f"SELECT * FROM clips WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",  # noqa: S608 - fixed fragments
+            (*params, limit),
+        )
+        return [_clip(row) for row in rows]
+
+    async def all_clips(self) -> list[Clip]:
+        """Every clip, oldest first (for retention and start-up checks)."""
+        return [_clip(row) for row in await self._all("SELECT * FROM clips ORDER BY start, id")]
+
+    async def delete_clips(self, clip_ids: list[int]) -> None:
+        """Remove clips from the index."""
+        async with self.write_lock:
+            await self._db.executemany("DELETE FROM clips WHERE id = ?", [(i,) for i in clip_ids])
             await self._db.commit()
 
     # Client tokens

@@ -43,9 +43,7 @@ def hub_config(data_dir: Path, **changes: Any) -> HubConfig:
     return HubConfig(**settings)
 
 
-async def wait_for(
-    check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05
-) -> Any:
+async def wait_for(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
     """Poll an async or plain callable until it returns something truthy."""
     deadline = time.monotonic() + timeout
     while True:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .doorbird import DoorBirdDriver
 from .doorward import DoorwardDriver
 
 if TYPE_CHECKING:
     import aiohttp
 
-    from .base import DoorbellDriver
+    from .base import DoorbellDriver, HubEndpoint
 
-DRIVER_CLASSES: tuple[type[DoorbellDriver], ...] = (DoorwardDriver,)
+DRIVER_CLASSES: tuple[type[DoorbellDriver], ...] = (DoorwardDriver, DoorBirdDriver)
 
 
-def create_drivers(session: aiohttp.ClientSession) -> dict[str, DoorbellDriver]:
+def create_drivers(session: aiohttp.ClientSession, hub: HubEndpoint) -> dict[str, DoorbellDriver]:
     """One instance of every driver, by name."""
-    return {cls.name: cls(session) for cls in DRIVER_CLASSES}
+    return {cls.name: cls(session, hub) for cls in DRIVER_CLASSES}

@@ -3,10 +3,17 @@
 A driver knows one family of devices: which mDNS service type they advertise, how to read an
 announcement, how to pair, and how to open an event stream, take a snapshot and find the video.
 Adding a vendor is adding a module that implements `DoorbellDriver`.
+
+Devices that cannot pair by themselves name the credentials the owner enters instead
+(`owner_credentials`, stored through `accept_credentials`). Devices that push their events call
+the hub's notification route (`HubEndpoint.notify_url`); the hub hands each call to `notify`, and
+the driver's `events` stream yields what was accepted.
 """
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -76,15 +83,63 @@ class VideoSource:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+NOTIFY_PATH = "/api/v1/notify"
+"""Where devices that push events call the hub; the path goes on with
+`/{driver}/{doorbell id}/{secret}/{event}` (public: the secret authenticates the device)."""
+
+
+def local_address_towards(host: str) -> str:
+    """This machine's address on the route to `host` (UDP `connect` sends nothing)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((host, 9))
+            return str(sock.getsockname()[0])
+    except OSError as err:
+        raise DeviceUnreachable(f"no route to {host}: {err}") from err
+
+
+class HubEndpoint:
+    """How devices reach the hub's API, for drivers whose devices call the hub.
+
+    The port is known once the API listens (`listening`); until then `notify_url` waits.
+    """
+
+    def __init__(self, hub_id: str, listen_host: str) -> None:
+        """The hub's id, and the address its API listens on (a wildcard means every address)."""
+        self.hub_id = hub_id
+        self.listen_host = listen_host
+        self._port = 0
+        self._ready = asyncio.Event()
+
+    def listening(self, port: int) -> None:
+        """The API listens on `port` now."""
+        self._port = port
+        self._ready.set()
+
+    async def notify_url(self, device_host: str, *parts: str) -> str:
+        """The notification URL, with the hub's address as the device at `device_host` sees it."""
+        await self._ready.wait()
+        host = self.listen_host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - comparing, not binding
+            host = local_address_towards(device_host)
+        netloc = f"[{host}]:{self._port}" if ":" in host else f"{host}:{self._port}"
+        return f"http://{netloc}{NOTIFY_PATH}/" + "/".join(parts)
+
+
 class DoorbellDriver(ABC):
     """One family of doorbells."""
 
     name: str
     service_type: str
+    owner_credentials: tuple[str, ...] = ()
+    """Credentials the owner enters through the hub API (`PUT .../credentials`) because the device
+    cannot pair by itself; empty for devices that pair on their own."""
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        """Drivers share the hub's HTTP client session."""
+    def __init__(self, session: aiohttp.ClientSession, hub: HubEndpoint) -> None:
+        """Drivers share the hub's HTTP client session and know how devices reach the hub."""
         self.session = session
+        self.hub = hub
 
     @abstractmethod
     def parse_announcement(self, info: AsyncServiceInfo) -> Announcement | None:
@@ -113,3 +168,13 @@ class DoorbellDriver(ABC):
 
     async def unpair(self, doorbell: Doorbell) -> None:  # noqa: B027 - optional hook
         """Undo on the device what pairing set up (nothing, unless the driver says so)."""
+
+    def accept_credentials(self, doorbell: Doorbell, entered: Mapping[str, str]) -> dict[str, str]:
+        """The credentials to store for what the owner entered (`owner_credentials` keys); the
+        next connection tells whether the device accepts them."""
+        return {key: entered[key] for key in self.owner_credentials}
+
+    def notify(self, doorbell: Doorbell, secret: str, event: str) -> bool:
+        """The device called the hub's notification URL; False if the call is not genuine
+        (wrong secret, unknown event). Only drivers whose devices push events implement it."""
+        return False

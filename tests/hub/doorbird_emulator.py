@@ -1,0 +1,259 @@
+"""An emulated DoorBird for tests, on loopback only.
+
+It serves the LAN API calls the hub's driver uses, as the public LAN-2-LAN API documents them
+(paths under `/bha-api/`, HTTP basic auth answering 401 to wrong credentials): `info.cgi`,
+`image.cgi` (a real JPEG), `video.cgi` (a real MJPEG `multipart/x-mixed-replace` stream),
+`favorites.cgi` (list, `action=save`, `action=remove`) and `schedule.cgi` (GET the entries, POST
+one entry, `action=remove`); with `has_schedule=False` it answers 404 on `schedule.cgi` like a
+D301. It advertises `_axis-video._tcp.local.` with TXT `macaddress` on 127.0.0.1. `press` and
+`motion` do what the device does: call every HTTP favorite that the schedule entries of the
+doorbell input (or the motion sensor) name, `repeats` times (DoorBirds send repeats).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+from doorward_hub.simulator.video import Picture
+
+LOOPBACK = "127.0.0.1"
+SERVICE_TYPE = "_axis-video._tcp.local."
+BOUNDARY = "doorbirdframe"
+FRAME_INTERVAL = 0.1
+ALWAYS = {"weekdays": [{"from": "0", "to": "604799"}]}
+FOREIGN_FAVORITE = {"title": "Other system", "value": "http://127.0.0.1:9/elsewhere"}
+
+
+class DoorBirdEmulator:
+    """One emulated DoorBird (or, with a MAC outside `1CCAE3`, another Axis-style camera)."""
+
+    def __init__(
+        self,
+        mac: str = "1CCAE3AABBCC",
+        *,
+        username: str = "abcdef0001",
+        password: str = "correct horse",
+        name: str = "DoorBird D2101V",
+        has_schedule: bool = True,
+    ) -> None:
+        self.mac, self.username, self.password = mac, username, password
+        self.name = f"{name} - {mac}"
+        self.has_schedule = has_schedule
+        self.picture = Picture("DOORBIRD", 320, 240)
+        # What a fresh device has: a favorite of another system and the app's push output.
+        self.favorites: dict[str, dict[str, dict[str, str]]] = {
+            "sip": {},
+            "http": {"0": dict(FOREIGN_FAVORITE)},
+        }
+        self.schedule: list[dict[str, Any]] = [
+            {
+                "input": "doorbell",
+                "param": "1",
+                "output": [{"event": "notify", "param": "", "schedule": ALWAYS}],
+            },
+            {"input": "motion", "param": "", "output": []},
+        ]
+        self._next_id = 1
+        self.port = 0
+        self.unauthorized = 0
+        self._runner: web.AppRunner | None = None
+        self._zeroconf: AsyncZeroconf | None = None
+        self._service: AsyncServiceInfo | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._stopping = False
+
+    # Lifecycle
+    async def start(self, *, advertise: bool = True) -> None:
+        app = web.Application(middlewares=[self._auth])
+        app.router.add_get("/bha-api/info.cgi", self._info)
+        app.router.add_get("/bha-api/image.cgi", self._image)
+        app.router.add_get("/bha-api/video.cgi", self._video)
+        app.router.add_get("/bha-api/favorites.cgi", self._favorites)
+        app.router.add_get("/bha-api/schedule.cgi", self._schedule_get)
+        app.router.add_post("/bha-api/schedule.cgi", self._schedule_post)
+        self._runner = web.AppRunner(app, shutdown_timeout=1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, LOOPBACK, 0)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        self._session = aiohttp.ClientSession()
+        if advertise:
+            self._zeroconf = AsyncZeroconf(interfaces=[LOOPBACK])
+            self._service = AsyncServiceInfo(
+                SERVICE_TYPE,
+                f"{self.name}.{SERVICE_TYPE}",
+                port=self.port,
+                properties={"macaddress": self.mac},
+                server=f"bha-{self.mac.lower()}.local.",
+                parsed_addresses=[LOOPBACK],
+            )
+            await (await self._zeroconf.async_register_service(self._service))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._zeroconf is not None:
+            if self._service is not None:
+                await (await self._zeroconf.async_unregister_service(self._service))
+            await self._zeroconf.async_close()
+            self._zeroconf = None
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # The device's buttons
+    async def press(self, repeats: int = 1) -> list[int]:
+        """Ring: call the favorites of the doorbell input's schedule; their HTTP statuses."""
+        return await self._trigger("doorbell", repeats)
+
+    async def motion(self, repeats: int = 1) -> list[int]:
+        """Motion: call the favorites of the motion sensor's schedule; their HTTP statuses."""
+        return await self._trigger("motion", repeats)
+
+    async def _trigger(self, input_name: str, repeats: int) -> list[int]:
+        assert self._session is not None
+        urls = [
+            self.favorites["http"][str(output["param"])]["value"]
+            for entry in self.schedule
+            if entry["input"] == input_name
+            for output in entry["output"]
+            if output.get("event") == "http"
+            and output.get("enabled", "1") != "0"
+            and str(output["param"]) in self.favorites["http"]
+        ]
+        statuses = []
+        for _ in range(repeats):
+            for url in urls:
+                async with self._session.get(url) as response:
+                    statuses.append(response.status)
+        return statuses
+
+    # What the hub registered
+    def favorites_titled(self, prefix: str) -> dict[str, dict[str, str]]:
+        return {
+            fav_id: fav
+            for fav_id, fav in self.favorites["http"].items()
+            if fav["title"].startswith(prefix)
+        }
+
+    def http_outputs(self, input_name: str) -> list[str]:
+        """The favorite ids the schedule entries of `input_name` call."""
+        return [
+            str(output["param"])
+            for entry in self.schedule
+            if entry["input"] == input_name
+            for output in entry["output"]
+            if output.get("event") == "http"
+        ]
+
+    # HTTP
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        credentials = f"{self.username}:{self.password}".encode()
+        expected = "Basic " + base64.b64encode(credentials).decode()
+        if request.headers.get("Authorization") != expected:
+            self.unauthorized += 1
+            return web.Response(
+                status=401,
+                text="401 Unauthorized",
+                headers={"WWW-Authenticate": 'Basic realm="Access to bha-api"'},
+            )
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def _info(self, request: web.Request) -> web.Response:
+        version = {
+            "FIRMWARE": "000139",
+            "BUILD_NUMBER": "58110009",
+            "PRIMARY_MAC_ADDR": self.mac,
+            "RELAYS": ["1"],
+            "DEVICE-TYPE": "DoorBird D2101V",
+        }
+        return web.json_response({"BHA": {"RETURNCODE": "1", "VERSION": [version]}})
+
+    async def _image(self, request: web.Request) -> web.Response:
+        jpeg = await asyncio.to_thread(self.picture.jpeg, time.time())
+        return web.Response(body=jpeg, content_type="image/jpeg")
+
+    async def _video(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}"}
+        )
+        await response.prepare(request)
+        try:
+            while not self._stopping:
+                jpeg = await asyncio.to_thread(self.picture.jpeg, time.time())
+                head = (
+                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                    f"Content-Length: {len(jpeg)}\r\n\r\n"
+                )
+                await response.write(head.encode() + jpeg + b"\r\n")
+                await asyncio.sleep(FRAME_INTERVAL)
+        except (ConnectionResetError, aiohttp.ClientConnectionResetError):
+            pass
+        return response
+
+    async def _favorites(self, request: web.Request) -> web.Response:
+        action = request.query.get("action")
+        if action is None:
+            return web.json_response(self.favorites)
+        return web.Response(status=self._change_favorites(action, request.query))
+
+    def _change_favorites(self, action: str, query: Mapping[str, str]) -> int:
+        kind, fav_id = query.get("type"), query.get("id")
+        if kind not in ("http", "sip"):
+            return 400
+        if action == "save" and query.get("title") and query.get("value"):
+            if fav_id is None:
+                fav_id = str(self._next_id)
+                self._next_id += 1
+            self.favorites[kind][fav_id] = {"title": query["title"], "value": query["value"]}
+            return 200
+        if action == "remove" and fav_id is not None:
+            self.favorites[kind].pop(fav_id, None)
+            return 200
+        return 400
+
+    async def _schedule_get(self, request: web.Request) -> web.Response:
+        if not self.has_schedule:
+            return web.Response(status=404)
+        if request.query.get("action") == "remove":
+            input_name, param = request.query.get("input"), request.query.get("param", "")
+            self.schedule = [
+                e for e in self.schedule if (e["input"], e["param"]) != (input_name, param)
+            ]
+            return web.Response()
+        return web.json_response(copy.deepcopy(self.schedule))
+
+    async def _schedule_post(self, request: web.Request) -> web.Response:
+        if not self.has_schedule:
+            return web.Response(status=404)
+        try:
+            entry = json.loads(await request.read())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.Response(status=400)
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("input"), str)
+            or not isinstance(entry.get("output"), list)
+        ):
+            return web.Response(status=400)
+        entry.setdefault("param", "")
+        for index, existing in enumerate(self.schedule):
+            if (existing["input"], existing["param"]) == (entry["input"], entry["param"]):
+                self.schedule[index] = entry
+                break
+        else:
+            self.schedule.append(entry)
+        return web.Response()
