@@ -1,0 +1,232 @@
+"""The hubs' clips in Home Assistant's media browser: hub → doorbell → day → clip.
+
+Identifiers (after `media-source://doorward/`):
+`<entry id>`, `<entry id>/<doorbell id>`, `<entry id>/<doorbell id>/<YYYY-MM-DD>` and
+`<entry id>/<doorbell id>/<YYYY-MM-DD>/<clip id>`. Days are in Home Assistant's time zone;
+a clip belongs to the day it starts. Clips resolve to Home Assistant's clip relay
+(`views.py`), never to the hub: the browser and the players never see the hub's token.
+"""
+
+from datetime import date, datetime, timedelta
+
+from homeassistant.components.media_player.const import MediaClass, MediaType
+from homeassistant.components.media_player.errors import BrowseError
+from homeassistant.components.media_source import (
+    BrowseMediaSource,
+    MediaSource,
+    MediaSourceItem,
+    PlayMedia,
+    Unresolvable,
+)
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+
+from .api import Clip, DoorwardError, DoorwardNotFoundError
+from .const import CLIP_TRIGGER_MANUAL, CLIP_TRIGGER_MOTION, CLIP_TRIGGER_PRESS, DOMAIN
+from .data import DoorwardConfigEntry
+from .views import CLIP_THUMBNAIL, clip_day, clip_identifier, clip_url
+
+MIME_TYPE = "video/mp4"
+# Clip titles name what started the clip; the browser shows them as they are.
+TRIGGER_TITLES = {
+    CLIP_TRIGGER_PRESS: "Ring",
+    CLIP_TRIGGER_MOTION: "Motion",
+    CLIP_TRIGGER_MANUAL: "Manual recording",
+}
+
+
+async def async_get_media_source(hass: HomeAssistant) -> MediaSource:
+    """The Doorward media source."""
+    return DoorwardMediaSource(hass)
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = dt_util.start_of_local_day(day)
+    return start, dt_util.start_of_local_day(day + timedelta(days=1))
+
+
+class DoorwardMediaSource(MediaSource):
+    """Browse and play the clips the Doorward hubs recorded."""
+
+    name = "Doorward"
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Serve every loaded Doorward hub."""
+        super().__init__(DOMAIN)
+        self.hass = hass
+
+    def _entries(self) -> list[DoorwardConfigEntry]:
+        return sorted(
+            (
+                entry
+                for entry in self.hass.config_entries.async_entries(DOMAIN)
+                if entry.state is ConfigEntryState.LOADED
+            ),
+            key=lambda entry: entry.title,
+        )
+
+    def _entry(self, entry_id: str, exc: type[BrowseError | Unresolvable]) -> DoorwardConfigEntry:
+        for entry in self._entries():
+            if entry.entry_id == entry_id:
+                return entry
+        raise exc(
+            translation_domain=DOMAIN,
+            translation_key="hub_not_loaded",
+            translation_placeholders={"entry_id": entry_id},
+        )
+
+    async def async_resolve_media(self, item: MediaSourceItem) -> PlayMedia:
+        """A clip's MP4, served by Home Assistant's authenticated clip relay."""
+        parts = item.identifier.split("/")
+        if len(parts) != 4 or not parts[3].isdecimal():
+            raise Unresolvable(
+                translation_domain=DOMAIN,
+                translation_key="unknown_media",
+                translation_placeholders={"identifier": item.identifier},
+            )
+        entry = self._entry(parts[0], Unresolvable)
+        try:
+            clip = await entry.runtime_data.client.clip(int(parts[3]))
+        except DoorwardNotFoundError as err:
+            raise Unresolvable(
+                translation_domain=DOMAIN,
+                translation_key="unknown_media",
+                translation_placeholders={"identifier": item.identifier},
+            ) from err
+        except DoorwardError as err:
+            raise Unresolvable(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={
+                    "url": str(entry.runtime_data.client.base_url),
+                    "error": str(err),
+                },
+            ) from err
+        return PlayMedia(clip_url(entry.entry_id, clip.id), MIME_TYPE)
+
+    async def async_browse_media(self, item: MediaSourceItem) -> BrowseMediaSource:
+        """The hubs, a hub's doorbells, a doorbell's days, a day's clips (newest first)."""
+        if not item.identifier:
+            return self._browse_root()
+        parts = item.identifier.split("/")
+        entry = self._entry(parts[0], BrowseError)
+        try:
+            match parts:
+                case [_]:
+                    return self._browse_hub(entry)
+                case [_, doorbell_id]:
+                    return await self._browse_doorbell(entry, doorbell_id)
+                case [_, doorbell_id, day]:
+                    return await self._browse_day(entry, doorbell_id, date.fromisoformat(day))
+                case [_, _, _, clip_id]:
+                    clip = await entry.runtime_data.client.clip(int(clip_id))
+                    return self._clip_item(entry, clip)
+        except (ValueError, DoorwardNotFoundError) as err:
+            raise BrowseError(
+                translation_domain=DOMAIN,
+                translation_key="unknown_media",
+                translation_placeholders={"identifier": item.identifier},
+            ) from err
+        except DoorwardError as err:
+            raise BrowseError(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={
+                    "url": str(entry.runtime_data.client.base_url),
+                    "error": str(err),
+                },
+            ) from err
+        raise BrowseError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_media",
+            translation_placeholders={"identifier": item.identifier},
+        )
+
+    def _directory(
+        self,
+        identifier: str | None,
+        title: str,
+        children: list[BrowseMediaSource],
+        *,
+        children_class: MediaClass = MediaClass.DIRECTORY,
+        thumbnail: str | None = None,
+    ) -> BrowseMediaSource:
+        return BrowseMediaSource(
+            domain=DOMAIN,
+            identifier=identifier,
+            media_class=MediaClass.DIRECTORY,
+            media_content_type=MediaType.VIDEO,
+            title=title,
+            can_play=False,
+            can_expand=True,
+            children=children,
+            children_media_class=children_class,
+            thumbnail=thumbnail,
+        )
+
+    def _browse_root(self) -> BrowseMediaSource:
+        hubs = [self._directory(entry.entry_id, entry.title, []) for entry in self._entries()]
+        return self._directory(None, self.name or DOMAIN, hubs)
+
+    def _browse_hub(self, entry: DoorwardConfigEntry) -> BrowseMediaSource:
+        doorbells = sorted(entry.runtime_data.doorbells.values(), key=lambda d: d.name)
+        children = [
+            self._directory(f"{entry.entry_id}/{doorbell.id}", doorbell.name, [])
+            for doorbell in doorbells
+        ]
+        return self._directory(entry.entry_id, entry.title, children)
+
+    def _doorbell_name(self, entry: DoorwardConfigEntry, doorbell_id: str) -> str:
+        doorbell = entry.runtime_data.doorbells.get(doorbell_id)
+        return doorbell.name if doorbell is not None else doorbell_id
+
+    async def _browse_doorbell(
+        self, entry: DoorwardConfigEntry, doorbell_id: str
+    ) -> BrowseMediaSource:
+        clips = await entry.runtime_data.client.all_clips(doorbell_id)
+        days: dict[date, list[Clip]] = {}
+        for clip in clips:  # newest first, and so are the days
+            days.setdefault(clip_day(clip), []).append(clip)
+        children = [
+            self._directory(
+                f"{entry.entry_id}/{doorbell_id}/{day.isoformat()}",
+                day.isoformat(),
+                [],
+                children_class=MediaClass.VIDEO,
+                thumbnail=clip_url(entry.entry_id, day_clips[0].id, CLIP_THUMBNAIL),
+            )
+            for day, day_clips in days.items()
+        ]
+        return self._directory(
+            f"{entry.entry_id}/{doorbell_id}", self._doorbell_name(entry, doorbell_id), children
+        )
+
+    async def _browse_day(
+        self, entry: DoorwardConfigEntry, doorbell_id: str, day: date
+    ) -> BrowseMediaSource:
+        start, end = _day_bounds(day)
+        clips = await entry.runtime_data.client.all_clips(
+            doorbell_id, since=start.timestamp(), until=end.timestamp()
+        )
+        children = [self._clip_item(entry, clip) for clip in clips if clip_day(clip) == day]
+        return self._directory(
+            f"{entry.entry_id}/{doorbell_id}/{day.isoformat()}",
+            f"{self._doorbell_name(entry, doorbell_id)} {day.isoformat()}",
+            children,
+            children_class=MediaClass.VIDEO,
+        )
+
+    def _clip_item(self, entry: DoorwardConfigEntry, clip: Clip) -> BrowseMediaSource:
+        started = dt_util.as_local(clip.start).strftime("%H:%M:%S")
+        trigger = TRIGGER_TITLES.get(clip.trigger, clip.trigger)
+        return BrowseMediaSource(
+            domain=DOMAIN,
+            identifier=clip_identifier(entry.entry_id, clip),
+            media_class=MediaClass.VIDEO,
+            media_content_type=MIME_TYPE,
+            title=f"{started} {trigger} ({clip.duration:.0f} s)",
+            can_play=True,
+            can_expand=False,
+            thumbnail=clip_url(entry.entry_id, clip.id, CLIP_THUMBNAIL),
+        )

@@ -1,0 +1,499 @@
+"""Run Home Assistant with the Doorward integration connected to a running hub.
+
+Usage (from the repository root, inside the project's virtual environment):
+
+    scripts/toolchain run python scripts/ha_demo.py --hub-url http://127.0.0.1:8470 \\
+        --pairing-code ABCD-EFGH [--config-dir .demo/ha-config] [--port 8123] \\
+        [--user doorward] [--password doorward] [--stop-after-setup]
+
+What it does:
+
+1. Prepares a Home Assistant config folder (default `.demo/ha-config`, gitignored): a
+   `configuration.yaml` with the parts of `default_config` that run offline (no `cloud`, no
+   `homeassistant_alerts`, no analytics reporting; an integration whose Python packages the
+   venv lacks is left out and named in a comment), the HTTP server on 127.0.0.1 only,
+   onboarding marked complete, an owner user (default `doorward` / `doorward`), and links to
+   this repository's `custom_components/doorward` and `blueprints/automation/doorward`.
+   An existing `configuration.yaml` is kept; delete the folder to start from scratch.
+2. Starts Home Assistant: `python -m homeassistant -c <dir> --skip-pip` (never installs
+   packages), serving http://127.0.0.1:<port>.
+3. Logs in as the owner through Home Assistant's auth API and adds the hub through the
+   integration's real config flow over Home Assistant's REST API (address from `--hub-url`,
+   then `--pairing-code`), unless an entry for this hub is already loaded.
+4. Prints the URL, user and password, and the doorbell entities; then keeps running until
+   Ctrl-C (or SIGTERM), which stops Home Assistant. `--stop-after-setup` stops it right after
+   step 3 instead (a smoke test).
+
+Nothing here reaches the internet: pip is skipped, and the integrations that phone home are
+left out. (Home Assistant always loads its `brands` integration, which fetches brand images
+from brands.home-assistant.io when a browser asks for one; Doorward's own brand is served from
+the integration's folder.)
+
+Requirements: the venv must have `home-assistant-frontend` (the version homeassistant pins):
+without it Home Assistant starts in recovery mode, without any integration, so the script
+stops with a message naming the package. scripts/toolchain installs it with the rest.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import importlib.metadata
+import importlib.util
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import ifaddr
+from homeassistant import components, runner
+from homeassistant.auth import auth_manager_from_config
+from homeassistant.auth.const import GROUP_ID_ADMIN
+from homeassistant.auth.providers.homeassistant import HassAuthProvider, InvalidUser
+from homeassistant.config_entries import ConfigEntries
+from homeassistant.core import CoreState, HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from packaging.requirements import Requirement
+from yarl import URL
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG_DIR = REPO / ".demo" / "ha-config"
+DOMAIN = "doorward"
+
+# default_config's parts that work offline, plus what the demo needs; each is used only if the
+# Python packages it (and what it depends on) requires are installed.
+INTEGRATIONS = [
+    "api",
+    "automation: !include automations.yaml",
+    "backup",
+    "blueprint",
+    "config",
+    "counter",
+    "device_automation",
+    "diagnostics",
+    "energy",
+    "file_upload",
+    "history",
+    "image_upload",
+    "input_boolean",
+    "input_button",
+    "input_datetime",
+    "input_number",
+    "input_select",
+    "input_text",
+    "lovelace",
+    "media_source",
+    "mobile_app",
+    "onboarding",
+    "person",
+    "recorder",
+    "repairs",
+    "scene: !include scenes.yaml",
+    "schedule",
+    "script: !include scripts.yaml",
+    "search",
+    "stream",
+    "sun",
+    "system_health",
+    "tag",
+    "timer",
+    "webhook",
+    "zeroconf",
+    "zone",
+    "frontend",
+    "logbook",
+    "my",
+]
+# Left out of default_config whatever is installed: they reach the internet, need hardware or
+# helper programs the demo does not have, or are not needed.
+LEFT_OUT = (
+    "cloud, homeassistant_alerts (internet); bluetooth, dhcp, usb (hardware); go2rtc (its own "
+    "binary); assist_pipeline, conversation, file, ssdp, usage_prediction (not needed)"
+)
+FRONTEND_REQUIREMENT = "home-assistant-frontend"
+# Packages checked by their module rather than their distribution.
+IMPORT_NAMES = {FRONTEND_REQUIREMENT: "hass_frontend"}
+
+
+def log(message: str) -> None:
+    print(f"ha_demo: {message}", flush=True)
+
+
+def has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def missing_requirements(domain: str, seen: set[str] | None = None) -> set[str]:
+    """The Python packages an integration and its dependencies need that are not installed."""
+    seen = set() if seen is None else seen
+    if domain in seen:
+        return set()
+    seen.add(domain)
+    manifest_path = Path(components.__path__[0]) / domain / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    missing = set()
+    for requirement in manifest.get("requirements", []):
+        name = Requirement(requirement).name
+        if has_module(IMPORT_NAMES.get(name, "-")):
+            continue
+        try:
+            importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.add(requirement)
+    # After-dependencies too: one that is loaded but failed makes the integration fail.
+    for dependency in manifest.get("dependencies", []) + manifest.get("after_dependencies", []):
+        if dependency not in ("cloud", "hassio"):  # never loaded here
+            missing |= missing_requirements(dependency, seen)
+    return missing
+
+
+def write_configuration(config_dir: Path, port: int) -> None:
+    """`configuration.yaml` (kept if it exists) and the files it includes."""
+    configuration = config_dir / "configuration.yaml"
+    if configuration.exists():
+        log(f"keeping {configuration}")
+    else:
+        usable, unusable = [], []
+        for entry in INTEGRATIONS:
+            domain = entry.split(":")[0]
+            if missing := missing_requirements(domain):
+                unusable.append(f"{domain} ({', '.join(sorted(missing))})")
+            else:
+                usable.append(entry if ":" in entry else f"{entry}:")
+        if unusable:
+            log(f"left out, their packages are not installed: {'; '.join(unusable)}")
+        lines = [
+            "# Written by scripts/ha_demo.py for the Doorward demo.",
+            "homeassistant:",
+            "  name: Doorward demo",
+            "  latitude: 52.3731",
+            "  longitude: 4.8922",
+            "  elevation: 0",
+            "  unit_system: metric",
+            "  time_zone: UTC",
+            "  country: NL",
+            "  currency: EUR",
+            "  language: en",
+            f"  internal_url: http://127.0.0.1:{port}",
+            "",
+            "http:",
+            "  server_host: 127.0.0.1",
+            f"  server_port: {port}",
+            "",
+            "logger:",
+            "  default: warning",
+            "  logs:",
+            "    custom_components.doorward: info",
+            "",
+            f"# default_config without: {LEFT_OUT}",
+            *(f"# left out, packages not installed: {entry}" for entry in unusable),
+            *usable,
+        ]
+        configuration.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        log(f"wrote {configuration}")
+    for name in ("automations.yaml", "scripts.yaml", "scenes.yaml"):
+        included = config_dir / name
+        if not included.exists():
+            included.write_text("[]\n" if name != "scripts.yaml" else "{}\n", encoding="utf-8")
+
+
+def link(target: Path, link_path: Path) -> None:
+    """Make `link_path` a symlink to `target` (replacing an older link)."""
+    link_path.parent.mkdir(parents=True, exist_ok=True)
+    if link_path.is_symlink() or link_path.exists():
+        if link_path.is_symlink() and link_path.resolve() == target.resolve():
+            return
+        link_path.unlink()
+    link_path.symlink_to(target, target_is_directory=True)
+
+
+def write_store(config_dir: Path, key: str, version: int, data: dict[str, Any]) -> None:
+    """A `.storage` file in Home Assistant's format (only if it does not exist)."""
+    path = config_dir / ".storage" / key
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"version": version, "minor_version": 1, "key": key, "data": data}
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    path.chmod(0o600)
+
+
+async def ensure_owner(config_dir: Path, username: str, password: str) -> None:
+    """The owner user with a Home Assistant (username/password) login."""
+    # As Home Assistant's own `--script auth` does: the auth store needs the registries.
+    hass = HomeAssistant(str(config_dir))
+    hass.config_entries = ConfigEntries(hass, {})
+    await hass.config_entries.async_initialize()
+    dr.async_setup(hass)
+    await asyncio.gather(dr.async_load(hass), er.async_load(hass))
+    hass.auth = await auth_manager_from_config(hass, [{"type": "homeassistant"}], [])
+    provider = hass.auth.auth_providers[0]
+    assert isinstance(provider, HassAuthProvider)
+    await provider.async_initialize()
+    try:
+        await provider.async_add_auth(username, password)
+    except InvalidUser:
+        await provider.async_change_password(username, password)
+    credentials = await provider.async_get_or_create_credentials({"username": username})
+    user = await hass.auth.async_get_user_by_credentials(credentials)
+    if user is None:
+        user = await hass.auth.async_create_user(username, group_ids=[GROUP_ID_ADMIN])
+        await hass.auth.async_link_user(user, credentials)
+    if not user.is_owner:
+        log(f"note: user {username} is not the owner (another user was created first)")
+    assert provider.data is not None
+    await provider.data.async_save()
+    # Stopping writes every store that has a save pending (the users).
+    hass.set_state(CoreState.running)
+    await hass.async_stop()
+
+
+def prepare(config_dir: Path, port: int, username: str, password: str) -> None:
+    """Set the config folder up: configuration, onboarding done, the owner, loopback mDNS."""
+    if not has_module("hass_frontend"):
+        # Home Assistant starts in recovery mode (no integrations at all) without its frontend.
+        raise SystemExit(
+            "ha_demo: Home Assistant cannot run here: the venv lacks the "
+            f"{FRONTEND_REQUIREMENT} package (Home Assistant then starts in recovery mode, "
+            f"without any integration). Add '{FRONTEND_REQUIREMENT}=="
+            f"{frontend_version()}' to requirements.txt."
+        )
+    config_dir.mkdir(parents=True, exist_ok=True)
+    write_configuration(config_dir, port)
+    link(REPO / "custom_components" / DOMAIN, config_dir / "custom_components" / DOMAIN)
+    link(
+        REPO / "blueprints" / "automation" / DOMAIN,
+        config_dir / "blueprints" / "automation" / DOMAIN,
+    )
+    write_store(
+        config_dir, "onboarding", 4, {"done": ["user", "core_config", "analytics", "integration"]}
+    )
+    write_store(
+        config_dir, "core.analytics", 1, {"onboarded": True, "preferences": {}, "uuid": None}
+    )
+    # mDNS (zeroconf discovery) on the loopback interface only, where the demo's hub and
+    # doorbells are: nothing is announced on, or browsed from, the LAN.
+    if loopback := loopback_adapter():
+        write_store(config_dir, "core.network", 1, {"configured_adapters": [loopback]})
+    asyncio.run(ensure_owner(config_dir, username, password), loop_factory=runner.create_event_loop)
+
+
+def loopback_adapter() -> str | None:
+    """The name of the network interface that carries 127.0.0.1 (`lo` on Linux)."""
+    for adapter in ifaddr.get_adapters():
+        if any(ip.ip == "127.0.0.1" for ip in adapter.ips):
+            return str(adapter.name)
+    return None
+
+
+def frontend_version() -> str:
+    """The frontend version this Home Assistant release pins."""
+    manifest = Path(components.__path__[0]) / "frontend" / "manifest.json"
+    for requirement in json.loads(manifest.read_text(encoding="utf-8"))["requirements"]:
+        name, _, version = requirement.partition("==")
+        if name == FRONTEND_REQUIREMENT:
+            return str(version)
+    return "<the version homeassistant pins>"
+
+
+class HomeAssistantApi:
+    """The little of Home Assistant's HTTP API the demo needs, as the owner."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session = session
+        self.base = base
+        self.client_id = f"{base}/"
+        self.headers: dict[str, str] = {}
+
+    async def wait_until_up(self, process: subprocess.Popen[bytes], seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"Home Assistant exited with code {process.returncode}")
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with self.session.get(
+                    f"{self.base}/api/", timeout=aiohttp.ClientTimeout(total=2)
+                ) as response:
+                    if response.status in (200, 401):
+                        return
+            await asyncio.sleep(1)
+        raise SystemExit(f"Home Assistant did not answer on {self.base} within {seconds:.0f} s")
+
+    async def login(self, username: str, password: str) -> None:
+        flow = await self._post(
+            "/auth/login_flow",
+            {
+                "client_id": self.client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": f"{self.base}/?auth_callback=1",
+            },
+        )
+        result = await self._post(
+            f"/auth/login_flow/{flow['flow_id']}",
+            {"client_id": self.client_id, "username": username, "password": password},
+        )
+        if result.get("type") != "create_entry":
+            raise SystemExit(f"login as {username} failed: {result}")
+        async with self.session.post(
+            f"{self.base}/auth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": result["result"],
+                "client_id": self.client_id,
+            },
+        ) as response:
+            token = (await response.json())["access_token"]
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def _post(self, path: str, body: dict[str, Any]) -> Any:
+        async with self.session.post(
+            f"{self.base}{path}", json=body, headers=self.headers
+        ) as response:
+            if response.status >= 400:
+                raise SystemExit(f"POST {path}: HTTP {response.status} {await response.text()}")
+            return await response.json()
+
+    async def get(self, path: str) -> Any:
+        async with self.session.get(f"{self.base}{path}", headers=self.headers) as response:
+            if response.status >= 400:
+                raise SystemExit(f"GET {path}: HTTP {response.status} {await response.text()}")
+            return await response.json()
+
+    async def delete(self, path: str) -> None:
+        async with self.session.delete(f"{self.base}{path}", headers=self.headers) as response:
+            if response.status >= 400:
+                raise SystemExit(f"DELETE {path}: HTTP {response.status}")
+
+    async def wait_until_running(self, seconds: float) -> None:
+        """Wait for the end of start-up (stopping earlier is not clean)."""
+        deadline = time.monotonic() + seconds
+        while (await self.get("/api/config")).get("state") != "RUNNING":
+            if time.monotonic() > deadline:
+                raise SystemExit(f"Home Assistant did not finish starting in {seconds:.0f} s")
+            await asyncio.sleep(1)
+
+    async def add_hub(self, hub_url: URL, pairing_code: str) -> str | None:
+        """Run the integration's config flow (user step, then pairing); the entry title.
+
+        None if the hub is set up already.
+        """
+        flow = await self._post(
+            "/api/config/config_entries/flow",
+            {"handler": DOMAIN, "show_advanced_options": False},
+        )
+        flow_path = f"/api/config/config_entries/flow/{flow['flow_id']}"
+        result = await self._post(flow_path, {"host": hub_url.host, "port": hub_url.port or 8470})
+        if result.get("type") == "abort":
+            if result.get("reason") == "already_configured":
+                return None
+            raise SystemExit(f"adding the hub stopped: {result.get('reason')}")
+        if result.get("errors"):
+            raise SystemExit(f"the hub at {hub_url} cannot be added: {result['errors']}")
+        result = await self._post(flow_path, {"pairing_code": pairing_code})
+        if result.get("type") != "create_entry":
+            raise SystemExit(f"pairing failed: {result.get('errors') or result}")
+        return str(result["title"])
+
+
+async def hub_id_of(session: aiohttp.ClientSession, hub_url: URL) -> str:
+    async with session.get(hub_url.with_path("/api/v1/info")) as response:
+        return str((await response.json())["hub_id"])
+
+
+async def connect_hub(args: argparse.Namespace, process: subprocess.Popen[bytes]) -> None:
+    base = f"http://127.0.0.1:{args.port}"
+    hub_url = URL(args.hub_url)
+    async with aiohttp.ClientSession() as session:
+        try:
+            hub_id = await hub_id_of(session, hub_url)
+        except (aiohttp.ClientError, KeyError, ValueError) as err:
+            raise SystemExit(f"no Doorward hub answers at {hub_url}: {err}") from err
+        api = HomeAssistantApi(session, base)
+        log(f"waiting for Home Assistant on {base}")
+        await api.wait_until_up(process, args.startup_timeout)
+        await api.login(args.user, args.password)
+        await api.wait_until_running(args.startup_timeout)
+        # Entries left by an earlier run that do not work (say the hub's data was deleted, so
+        # the token is unknown) are removed; the hub is then paired again.
+        for entry in await api.get(f"/api/config/config_entries/entry?domain={DOMAIN}"):
+            if entry["state"] != "loaded":
+                log(f"removing the entry {entry['title']} ({entry['state']}) of an earlier run")
+                await api.delete(f"/api/config/config_entries/entry/{entry['entry_id']}")
+        title = await api.add_hub(hub_url, args.pairing_code)
+        if title is None:
+            log(f"the hub {hub_id} is already set up")
+        else:
+            log(f"added the hub {title} ({hub_id}) through the integration's config flow")
+        for _ in range(30):
+            states = await api.get("/api/states")
+            doorbells = [
+                s["entity_id"]
+                for s in states
+                if s["entity_id"].startswith("event.")
+                and s["attributes"].get("device_class") == "doorbell"
+            ]
+            if doorbells:
+                break
+            await asyncio.sleep(1)
+        log(f"doorbell event entities: {', '.join(sorted(doorbells)) or 'none yet'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description="Run Home Assistant with the Doorward integration connected to a hub."
+    )
+    parser.add_argument("--hub-url", required=True, help="the hub, e.g. http://127.0.0.1:8470")
+    parser.add_argument("--pairing-code", required=True, help="a one-time code of the hub")
+    parser.add_argument("--config-dir", type=Path, default=DEFAULT_CONFIG_DIR)
+    parser.add_argument("--port", type=int, default=8123, help="Home Assistant's HTTP port")
+    parser.add_argument("--user", default="doorward", help="the owner's username")
+    parser.add_argument("--password", default="doorward", help="the owner's password")
+    parser.add_argument("--startup-timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--stop-after-setup",
+        action="store_true",
+        help="stop Home Assistant once the hub is added (a smoke test)",
+    )
+    args = parser.parse_args()
+    config_dir: Path = args.config_dir.resolve()
+
+    prepare(config_dir, args.port, args.user, args.password)
+    command = [sys.executable, "-m", "homeassistant", "-c", str(config_dir), "--skip-pip"]
+    log(f"starting Home Assistant: {' '.join(command)}")
+    process = subprocess.Popen(command, cwd=REPO)  # noqa: S603 - our own interpreter
+
+    def stop(*_: object) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        asyncio.run(connect_hub(args, process))
+        print(
+            f"\nHome Assistant: http://127.0.0.1:{args.port}  user: {args.user}  "
+            f"password: {args.password}\nconfig folder: {config_dir}\n",
+            flush=True,
+        )
+        if args.stop_after_setup:
+            stop()
+        return process.wait()
+    except KeyboardInterrupt:
+        stop()
+        return process.wait()
+    except BaseException:
+        stop()
+        process.wait()
+        raise
+    finally:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=60)
+        if process.poll() is None:
+            process.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
