@@ -37,6 +37,7 @@ from ..conftest import (
 
 RING = "event.front_door_doorbell"
 MOTION = "event.front_door_motion"
+CLIP = "event.front_door_clip"
 LAST_PRESS = "image.front_door_last_press"
 CONNECTIVITY = "binary_sensor.front_door_connectivity"
 STATUS = "sensor.front_door_status"
@@ -87,6 +88,7 @@ async def test_devices_and_entities(
     assert {entity.entity_id for entity in entities} == {
         RING,
         MOTION,
+        CLIP,
         LAST_PRESS,
         CONNECTIVITY,
         STATUS,
