@@ -10,12 +10,10 @@ stays. Hubs and doorbells are stopped by their fixtures, before `hass` goes, so 
 harness's `verify_cleanup` finds no lingering task or thread.
 """
 
-import asyncio
 import dataclasses
+import functools
 import secrets
-import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -39,8 +37,10 @@ from custom_components.doorward.const import DOMAIN
 from doorward_hub.config import HubConfig
 from doorward_hub.hub import Hub
 from doorward_hub.simulator import SimulatedDoorbell
+from tests import support
 
-LOOPBACK = "127.0.0.1"
+LOOPBACK = support.LOOPBACK
+free_port = support.free_port
 PAIRING_CODE = "pairing_code"
 # Doorbell ids of this run: mDNS on loopback is shared with other runs on the machine (unless
 # the tests run in their own network namespace, `scripts/toolchain isolated`).
@@ -59,25 +59,8 @@ def _allow_loopback_sockets(socket_enabled: None) -> None:
     """The hub, the doorbells and mDNS need real sockets (connect() stays loopback-only)."""
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_for(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.02) -> Any:
-    """Poll a plain or async callable until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
+# The integration's tests give the hub and Home Assistant together a little longer.
+wait_for = functools.partial(support.wait_for, timeout=20.0, interval=0.02)
 
 
 def _join_sqlite_threads() -> None:

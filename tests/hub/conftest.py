@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,14 +17,9 @@ import pytest
 from doorward_hub.config import HubConfig
 from doorward_hub.hub import Hub
 
-LOOPBACK = "127.0.0.1"
+from ..support import LOOPBACK, free_port, wait_for
 
-
-def free_port() -> int:
-    """A TCP port on loopback that nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+__all__ = ["LOOPBACK", "free_port", "wait_for"]
 
 
 def hub_config(data_dir: Path, **changes: Any) -> HubConfig:
@@ -41,20 +33,6 @@ def hub_config(data_dir: Path, **changes: Any) -> HubConfig:
     }
     settings.update(changes)
     return HubConfig(**settings)
-
-
-async def wait_for(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Poll an async or plain callable until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
 
 
 @pytest.fixture
