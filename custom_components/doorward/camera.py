@@ -5,12 +5,11 @@ from collections.abc import Iterable
 from homeassistant.components.camera import Camera
 from homeassistant.components.camera.const import CameraEntityFeature
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .api import Doorbell, DoorwardAuthenticationError, DoorwardError
-from .const import CAPABILITY_SNAPSHOT, CAPABILITY_VIDEO, DOMAIN
+from .api import Doorbell
+from .const import CAPABILITY_SNAPSHOT, CAPABILITY_VIDEO
 from .data import DoorwardConfigEntry, DoorwardData
 from .entity import DoorwardDoorbellEntity, async_setup_doorbell_entities
 
@@ -67,16 +66,6 @@ class DoorwardCamera(DoorwardDoorbellEntity, Camera):
         """The current picture, fetched through the hub."""
         if self.doorbell.privacy_mode or CAPABILITY_SNAPSHOT not in self.doorbell.capabilities:
             return None
-        try:
-            return await self.data.client.snapshot(self.doorbell_id)
-        except DoorwardAuthenticationError as err:
-            self.data.entry.async_start_reauth(self.hass)
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="invalid_auth"
-            ) from err
-        except DoorwardError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="snapshot_failed",
-                translation_placeholders={"name": self.doorbell.name, "error": str(err)},
-            ) from err
+        return await self._async_hub_request(
+            self.data.client.snapshot(self.doorbell_id), "snapshot_failed"
+        )

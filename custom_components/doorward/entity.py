@@ -1,13 +1,14 @@
 """Base entities of the Doorward integration."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from homeassistant.core import callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .api import Doorbell
+from .api import Doorbell, DoorwardAuthenticationError, DoorwardError
 from .const import DOMAIN, MANUFACTURER
 from .data import DoorwardConfigEntry, DoorwardData, doorbell_identifier
 
@@ -103,6 +104,26 @@ class DoorwardDoorbellEntity(DoorwardEntity):
         if (doorbell := self.data.doorbells.get(self.doorbell_id)) is not None:
             self._doorbell = doorbell
         return self._doorbell
+
+    async def _async_hub_request[T](self, request: Awaitable[T], failure_key: str) -> T:
+        """Await a request to the hub; a failure becomes a translated error.
+
+        A rejected token also starts reauthentication; any other failure is reported with the
+        exception translation `failure_key` (placeholders: the doorbell's name and the error).
+        """
+        try:
+            return await request
+        except DoorwardAuthenticationError as err:
+            self.data.entry.async_start_reauth(self.hass)
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="invalid_auth"
+            ) from err
+        except DoorwardError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=failure_key,
+                translation_placeholders={"name": self.doorbell.name, "error": str(err)},
+            ) from err
 
     @property
     def available(self) -> bool:

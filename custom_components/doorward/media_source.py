@@ -20,6 +20,7 @@ from homeassistant.components.media_source import (
 )
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 
 from .api import Clip, DoorwardError, DoorwardNotFoundError
@@ -39,6 +40,27 @@ TRIGGER_TITLES = {
 async def async_get_media_source(hass: HomeAssistant) -> MediaSource:
     """The Doorward media source."""
     return DoorwardMediaSource(hass)
+
+
+def _unknown_media[E: HomeAssistantError](error: type[E], item: MediaSourceItem) -> E:
+    return error(
+        translation_domain=DOMAIN,
+        translation_key="unknown_media",
+        translation_placeholders={"identifier": item.identifier},
+    )
+
+
+def _hub_unreachable[E: HomeAssistantError](
+    error: type[E], entry: DoorwardConfigEntry, err: DoorwardError
+) -> E:
+    return error(
+        translation_domain=DOMAIN,
+        translation_key="cannot_connect",
+        translation_placeholders={
+            "url": str(entry.runtime_data.client.base_url),
+            "error": str(err),
+        },
+    )
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -80,29 +102,14 @@ class DoorwardMediaSource(MediaSource):
         """A clip's MP4, served by Home Assistant's authenticated clip relay."""
         parts = item.identifier.split("/")
         if len(parts) != 4 or not parts[3].isdecimal():
-            raise Unresolvable(
-                translation_domain=DOMAIN,
-                translation_key="unknown_media",
-                translation_placeholders={"identifier": item.identifier},
-            )
+            raise _unknown_media(Unresolvable, item)
         entry = self._entry(parts[0], Unresolvable)
         try:
             clip = await entry.runtime_data.client.clip(int(parts[3]))
         except DoorwardNotFoundError as err:
-            raise Unresolvable(
-                translation_domain=DOMAIN,
-                translation_key="unknown_media",
-                translation_placeholders={"identifier": item.identifier},
-            ) from err
+            raise _unknown_media(Unresolvable, item) from err
         except DoorwardError as err:
-            raise Unresolvable(
-                translation_domain=DOMAIN,
-                translation_key="cannot_connect",
-                translation_placeholders={
-                    "url": str(entry.runtime_data.client.base_url),
-                    "error": str(err),
-                },
-            ) from err
+            raise _hub_unreachable(Unresolvable, entry, err) from err
         return PlayMedia(clip_url(entry.entry_id, clip.id), MIME_TYPE)
 
     async def async_browse_media(self, item: MediaSourceItem) -> BrowseMediaSource:
@@ -123,25 +130,10 @@ class DoorwardMediaSource(MediaSource):
                     clip = await entry.runtime_data.client.clip(int(clip_id))
                     return self._clip_item(entry, clip)
         except (ValueError, DoorwardNotFoundError) as err:
-            raise BrowseError(
-                translation_domain=DOMAIN,
-                translation_key="unknown_media",
-                translation_placeholders={"identifier": item.identifier},
-            ) from err
+            raise _unknown_media(BrowseError, item) from err
         except DoorwardError as err:
-            raise BrowseError(
-                translation_domain=DOMAIN,
-                translation_key="cannot_connect",
-                translation_placeholders={
-                    "url": str(entry.runtime_data.client.base_url),
-                    "error": str(err),
-                },
-            ) from err
-        raise BrowseError(
-            translation_domain=DOMAIN,
-            translation_key="unknown_media",
-            translation_placeholders={"identifier": item.identifier},
-        )
+            raise _hub_unreachable(BrowseError, entry, err) from err
+        raise _unknown_media(BrowseError, item)
 
     def _directory(
         self,

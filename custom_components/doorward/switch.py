@@ -6,12 +6,10 @@ from typing import Any
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .api import Doorbell, DoorwardAuthenticationError, DoorwardError
-from .const import DOMAIN
+from .api import Doorbell
 from .data import DoorwardConfigEntry, DoorwardData
 from .entity import DoorwardDoorbellEntity, async_setup_doorbell_entities
 
@@ -53,17 +51,7 @@ class DoorwardPrivacySwitch(DoorwardDoorbellEntity, SwitchEntity):
         await self._async_set_privacy_mode(False)
 
     async def _async_set_privacy_mode(self, enabled: bool) -> None:
-        try:
-            doorbell = await self.data.client.set_privacy_mode(self.doorbell_id, enabled)
-        except DoorwardAuthenticationError as err:
-            self.data.entry.async_start_reauth(self.hass)
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="invalid_auth"
-            ) from err
-        except DoorwardError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="privacy_mode_failed",
-                translation_placeholders={"name": self.doorbell.name, "error": str(err)},
-            ) from err
+        doorbell = await self._async_hub_request(
+            self.data.client.set_privacy_mode(self.doorbell_id, enabled), "privacy_mode_failed"
+        )
         self.data.async_update_doorbell(doorbell)
