@@ -7,12 +7,12 @@ import asyncio
 import sys
 from pathlib import Path
 
-from . import __version__
-from .auth import Pairing
-from .config import ConfigError, HubConfig, load_config
-from .logs import configure_logging
-from .simulator import cli as simulator_cli
-from .store import Store
+from doorward_hub import __version__
+from doorward_hub.auth.tokens import Pairing
+from doorward_hub.config import ConfigError, HubConfig, load_config
+from doorward_hub.core.logs import configure_logging
+from doorward_hub.storage.store import Store
+from doorward_simulator import cli as simulator_cli
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     configure_logging(config.log_format, config.log_level)
-    from .hub import Hub  # noqa: PLC0415 - keeps `--help` and the other commands light
+    from doorward_hub.app import Hub  # noqa: PLC0415 - keeps `--help` and the other commands light
 
     try:
         asyncio.run(Hub(config).run_until_signalled())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from doorward_hub.auth import MAX_FAILED_ATTEMPTS
-from doorward_hub.hub import Hub
+from doorward_hub.app import Hub
+from doorward_hub.auth.tokens import MAX_FAILED_ATTEMPTS
 
 from .conftest import LOOPBACK, pair_client
 

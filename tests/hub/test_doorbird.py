@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
+from doorward_hub.app import Hub
 from doorward_hub.config import RecordingConfig
-from doorward_hub.drivers import doorbird
-from doorward_hub.drivers.base import HubEndpoint
-from doorward_hub.hub import Hub
+from doorward_hub.devices.drivers import doorbird
+from doorward_hub.devices.drivers.base import HubEndpoint
 
 from .conftest import LOOPBACK, hub_config, pair_client, wait_for
 from .doorbird_emulator import SERVICE_TYPE, DoorBirdEmulator

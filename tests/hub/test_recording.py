@@ -19,16 +19,16 @@ import av
 import pytest
 from aiohttp import web
 
-from doorward_hub.clips import ClipLibrary
+from doorward_hub.app import Hub
 from doorward_hub.config import ConfigError, RecordingConfig, validate
-from doorward_hub.drivers.base import VideoSource
-from doorward_hub.events import EventBus
-from doorward_hub.hub import Hub
+from doorward_hub.devices.drivers.base import VideoSource
+from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip, ClipTrigger
-from doorward_hub.recorder import DoorbellStream
-from doorward_hub.simulator.device import SimulatedDoorbell
-from doorward_hub.simulator.video import Picture
-from doorward_hub.store import Store
+from doorward_hub.recording.library import ClipLibrary
+from doorward_hub.recording.recorder import DoorbellStream
+from doorward_hub.storage.store import Store
+from doorward_simulator.device import SimulatedDoorbell
+from doorward_simulator.video import Picture
 
 from .conftest import LOOPBACK, Process, free_port, hub_config, pair_client, wait_for
 from .test_processes import serve_args, start_simulator, wait_until_serving
@@ -424,7 +424,7 @@ async def test_mjpeg_sources_are_transcoded_to_h264(tmp_path: Path) -> None:
 async def test_retention_deletes_old_clips_and_honours_the_limits(
     session: SessionFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "doorward_hub.clips")
+    caplog.set_level(logging.INFO, "doorward_hub.recording.library")
     client = await session(max_total_mb=1, retention_days=7, min_free_mb=0)
     library = client.hub.recorder.library
     store = client.hub.store

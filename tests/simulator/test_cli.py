@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from doorward_hub.simulator import cli
+from doorward_simulator import cli
 
 from .conftest import API, LOOPBACK
 

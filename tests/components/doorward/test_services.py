@@ -12,7 +12,7 @@ from homeassistant.helpers import device_registry as dr
 
 from custom_components.doorward.const import DOMAIN
 from custom_components.doorward.data import doorbell_identifier
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import FRONT, HubRunner, wait_for
 from .recording import recording_hub

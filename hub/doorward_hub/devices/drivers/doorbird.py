@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, override
 
 import aiohttp
 
-from ..models import EventType
+from doorward_hub.models import EventType
+
 from .base import (
     Announcement,
     DeviceAuthFailed,
@@ -43,7 +44,8 @@ from .base import (
 if TYPE_CHECKING:
     from zeroconf.asyncio import AsyncServiceInfo
 
-    from ..models import Doorbell
+    from doorward_hub.models import Doorbell
+
     from .base import HubEndpoint
 
 _LOGGER = logging.getLogger(__name__)

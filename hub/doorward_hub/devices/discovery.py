@@ -11,7 +11,7 @@ import ifaddr
 from zeroconf import ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from .drivers.base import Announcement, DoorbellDriver
+from doorward_hub.devices.drivers.base import Announcement, DoorbellDriver
 
 _LOGGER = logging.getLogger(__name__)
 

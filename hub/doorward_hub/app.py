@@ -13,19 +13,19 @@ from aiohttp import WSCloseCode, web
 from zeroconf import InterfaceChoice
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
-from . import __version__
-from .api import build_app
-from .auth import Pairing, TokenRegistry
-from .clips import ClipLibrary
-from .config import HubConfig
-from .discovery import Discovery, advertise_hub, advertised_addresses
-from .doorbells import DoorbellManager
-from .drivers import create_drivers
-from .drivers.base import HubEndpoint
-from .events import EventBus
-from .recorder import Recorder
-from .snapshots import SnapshotStore
-from .store import Store
+from doorward_hub import __version__
+from doorward_hub.auth.tokens import Pairing, TokenRegistry
+from doorward_hub.config import HubConfig
+from doorward_hub.devices.discovery import Discovery, advertise_hub, advertised_addresses
+from doorward_hub.devices.doorbells import DoorbellManager
+from doorward_hub.devices.drivers import create_drivers
+from doorward_hub.devices.drivers.base import HubEndpoint
+from doorward_hub.devices.snapshots import SnapshotStore
+from doorward_hub.events.bus import EventBus
+from doorward_hub.recording.library import ClipLibrary
+from doorward_hub.recording.recorder import Recorder
+from doorward_hub.storage.store import Store
+from doorward_hub.web.api_v1.routes import build_app
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSCloseCode, web
 
-from . import __version__
-from .api_common import HUB_KEY, TOKEN_ID_KEY, ApiError
+from doorward_hub import __version__
+from doorward_hub.web.common import HUB_KEY, TOKEN_ID_KEY, ApiError
 
 if TYPE_CHECKING:
-    from .events import Message, Subscription
-    from .store import Store
+    from doorward_hub.events.bus import Message, Subscription
+    from doorward_hub.storage.store import Store
 
 _LOGGER = logging.getLogger(__name__)
 

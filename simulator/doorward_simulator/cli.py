@@ -16,7 +16,8 @@ from typing import Any
 
 import aiohttp
 
-from ..logs import configure_logging
+from doorward_hub.core.logs import configure_logging
+
 from .device import SimulatedDoorbell, Simulator
 
 _REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)

@@ -10,7 +10,7 @@ import voluptuous as vol
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from .hub import Hub
+    from doorward_hub.app import Hub
 
 API = "/api/v1"
 HUB_KEY: web.AppKey[Hub] = web.AppKey("hub")

@@ -18,10 +18,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .config import RecordingConfig
-from .events import EventBus
-from .models import Clip
-from .store import Store
+from doorward_hub.config import RecordingConfig
+from doorward_hub.events.bus import EventBus
+from doorward_hub.models import Clip
+from doorward_hub.storage.store import Store
 
 _LOGGER = logging.getLogger(__name__)
 

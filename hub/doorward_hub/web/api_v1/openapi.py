@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import ClipTrigger, DoorbellStatus, EventType
+from doorward_hub.models import ClipTrigger, DoorbellStatus, EventType
 
 type Schema = dict[str, Any]
 

@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from ..models import EventType
+from doorward_hub.models import EventType
+
 from .base import (
     Announcement,
     DeviceAuthFailed,
@@ -25,7 +26,7 @@ from .base import (
 if TYPE_CHECKING:
     from zeroconf.asyncio import AsyncServiceInfo
 
-    from ..models import Doorbell
+    from doorward_hub.models import Doorbell
 
 SERVICE_TYPE = "_doorward-bell._tcp.local."
 PROTOCOL_VERSION = 1

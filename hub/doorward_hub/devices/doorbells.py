@@ -11,7 +11,7 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .drivers.base import (
+from doorward_hub.devices.drivers.base import (
     Announcement,
     DeviceAuthFailed,
     DeviceEvent,
@@ -22,10 +22,10 @@ from .drivers.base import (
     PairingRefused,
     VideoSource,
 )
-from .events import EventBus
-from .models import Doorbell, DoorbellStatus, Event, EventType
-from .snapshots import SnapshotStore
-from .store import Store
+from doorward_hub.devices.snapshots import SnapshotStore
+from doorward_hub.events.bus import EventBus
+from doorward_hub.models import Doorbell, DoorbellStatus, Event, EventType
+from doorward_hub.storage.store import Store
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import voluptuous as vol
 from aiohttp import web
 
-from .api_common import API, HUB_KEY, ApiError, int_query, number, read_json
-from .models import ClipTrigger, iso_time
+from doorward_hub.models import ClipTrigger, iso_time
+from doorward_hub.web.common import API, HUB_KEY, ApiError, int_query, number, read_json
 
 if TYPE_CHECKING:
-    from .models import Clip
+    from doorward_hub.models import Clip
 
 MAX_CLIPS_PAGE = 500
 MAX_MANUAL_SECONDS = 300.0

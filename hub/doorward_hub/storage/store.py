@@ -15,7 +15,7 @@ from typing import Any, Self
 
 import aiosqlite
 
-from .models import Clip, ClipTrigger, Doorbell, Event, EventType, TokenInfo
+from doorward_hub.models import Clip, ClipTrigger, Doorbell, Event, EventType, TokenInfo
 
 SCHEMA_VERSION = 2
 

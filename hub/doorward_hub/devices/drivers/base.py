@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import aiohttp
     from zeroconf.asyncio import AsyncServiceInfo
 
-    from ..models import Doorbell, EventType
+    from doorward_hub.models import Doorbell, EventType
 
 
 class DriverError(Exception):

@@ -10,17 +10,25 @@ import aiohttp
 import voluptuous as vol
 from aiohttp import web
 
-from . import __version__
-from .api_common import API, HUB_KEY, TOKEN_ID_KEY, ApiError, int_query, number, read_json
-from .clips_api import routes as clip_routes
-from .credentials_api import PUBLIC_ROUTES
-from .credentials_api import routes as credential_routes
-from .doorbells import DoorbellUnavailable, UnknownDoorbell
-from .openapi import openapi_document
-from .websocket import websocket_handler
+from doorward_hub import __version__
+from doorward_hub.devices.doorbells import DoorbellUnavailable, UnknownDoorbell
+from doorward_hub.web.api_v1.clips import routes as clip_routes
+from doorward_hub.web.api_v1.credentials import PUBLIC_ROUTES
+from doorward_hub.web.api_v1.credentials import routes as credential_routes
+from doorward_hub.web.api_v1.openapi import openapi_document
+from doorward_hub.web.api_v1.websocket import websocket_handler
+from doorward_hub.web.common import (
+    API,
+    HUB_KEY,
+    TOKEN_ID_KEY,
+    ApiError,
+    int_query,
+    number,
+    read_json,
+)
 
 if TYPE_CHECKING:
-    from .hub import Hub
+    from doorward_hub.app import Hub
 
 _LOGGER = logging.getLogger(__name__)
 

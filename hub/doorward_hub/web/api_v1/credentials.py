@@ -8,8 +8,8 @@ import logging
 import voluptuous as vol
 from aiohttp import web
 
-from .api_common import API, HUB_KEY, ApiError, read_json
-from .drivers.base import NOTIFY_PATH
+from doorward_hub.devices.drivers.base import NOTIFY_PATH
+from doorward_hub.web.common import API, HUB_KEY, ApiError, read_json
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -25,7 +25,8 @@ from aiohttp import WSCloseCode, web
 from zeroconf import InterfaceChoice
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
-from .. import __version__
+from doorward_hub import __version__
+
 from .video import LiveVideo, Picture, Viewer
 
 _LOGGER = logging.getLogger(__name__)

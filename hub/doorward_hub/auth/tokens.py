@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import TokenInfo
-from .store import Store
+from doorward_hub.models import TokenInfo
+from doorward_hub.storage.store import Store
 
 _LOGGER = logging.getLogger(__name__)
 

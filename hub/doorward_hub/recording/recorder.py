@@ -37,11 +37,11 @@ import av
 import av.logging
 from av.video.reformatter import ColorRange
 
-from .clips import PARTIAL_SUFFIX, ClipLibrary
-from .config import RecordingConfig
-from .doorbells import DoorbellManager, DoorbellUnavailable
-from .drivers.base import VideoSource
-from .models import Clip, ClipTrigger, Doorbell, DoorbellStatus, Event, EventType
+from doorward_hub.config import RecordingConfig
+from doorward_hub.devices.doorbells import DoorbellManager, DoorbellUnavailable
+from doorward_hub.devices.drivers.base import VideoSource
+from doorward_hub.models import Clip, ClipTrigger, Doorbell, DoorbellStatus, Event, EventType
+from doorward_hub.recording.library import PARTIAL_SUFFIX, ClipLibrary
 
 # PyAV's bridge from FFmpeg's log callback into Python logging has deadlocked threads: keep it off.
 av.logging.set_level(None)

@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .drivers.base import DeviceEvent
-from .models import Doorbell, Event
-from .store import Store
+from doorward_hub.devices.drivers.base import DeviceEvent
+from doorward_hub.models import Doorbell, Event
+from doorward_hub.storage.store import Store
 
 _LOGGER = logging.getLogger(__name__)
 
