@@ -12,7 +12,6 @@ from doorward_hub.auth.tokens import Pairing
 from doorward_hub.config import ConfigError, HubConfig, load_config
 from doorward_hub.core.logs import configure_logging
 from doorward_hub.storage.store import Store
-from doorward_simulator import cli as simulator_cli
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -90,8 +89,37 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(code)
     code.set_defaults(func=_pairing_code)
 
-    simulator_cli.register(commands)
+    _register_simulator(commands)
     return parser
+
+
+SIMULATOR_COMMANDS = ("simulate", "press", "motion")
+
+
+def _register_simulator(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The simulator's commands when its package is installed (it is a development tool, not
+    part of the hub's production install); otherwise commands that say how to get it."""
+    try:
+        from doorward_simulator import cli as simulator_cli  # noqa: PLC0415 - optional package
+    except ImportError:
+        for name in SIMULATOR_COMMANDS:
+            # No option prefix: whatever follows is taken as is, then the message explains.
+            missing = commands.add_parser(
+                name, help="simulated doorbells (needs doorward-simulator)", prefix_chars="\0"
+            )
+            missing.add_argument("args", nargs="*")
+            missing.set_defaults(func=_simulator_missing)
+        return
+    simulator_cli.register(commands)
+
+
+def _simulator_missing(args: argparse.Namespace) -> int:
+    print(
+        f"doorward-hub {args.command}: the simulator is not installed; install the "
+        "doorward-simulator package (from a checkout: pip install -e simulator)",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""Simulator commands of `doorward-hub`: ``simulate``, ``press`` and ``motion``."""
+"""Simulator commands ``simulate``, ``press`` and ``motion``, for `doorward-simulator` and
+`doorward-hub` alike. PyAV and zeroconf load only when a doorbell is actually simulated."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from doorward_hub.core.logs import configure_logging
 
-from .device import SimulatedDoorbell, Simulator
+if TYPE_CHECKING:
+    from .device import SimulatedDoorbell
 
 _REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -104,6 +106,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 async def _run_simulator(args: argparse.Namespace) -> None:
+    from .device import Simulator  # noqa: PLC0415 - PyAV and zeroconf only when simulating
+
     simulator = Simulator(
         args.doorbells,
         args.host,
@@ -183,3 +187,17 @@ async def _post(url: str, body: dict[str, Any] | None) -> tuple[int, str]:
         session.post(url, json=body) as response,
     ):
         return response.status, await response.text()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `doorward-simulator` command; returns the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="doorward-simulator", description="Simulated Doorward doorbells for tests and demos."
+    )
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return result

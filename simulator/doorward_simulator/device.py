@@ -25,8 +25,7 @@ from aiohttp import WSCloseCode, web
 from zeroconf import InterfaceChoice
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
-from doorward_hub import __version__
-
+from . import __version__
 from .video import LiveVideo, Picture, Viewer
 
 _LOGGER = logging.getLogger(__name__)
@@ -34,6 +33,7 @@ _LOGGER = logging.getLogger(__name__)
 SERVICE_TYPE = "_doorward-bell._tcp.local."
 PROTOCOL_VERSION = 1
 MODEL = "Doorward Simulator"
+FIRMWARE_VERSION = __version__
 CAPABILITIES = ("press", "motion", "snapshot", "video")
 API_PATH = "/doorward/v1"
 PAIRING_WINDOW = 120.0
@@ -234,7 +234,7 @@ class SimulatedDoorbell:
             "id": self.device_id,
             "name": self.name,
             "model": MODEL,
-            "firmware": __version__,
+            "firmware": FIRMWARE_VERSION,
             "protocol": PROTOCOL_VERSION,
             "capabilities": list(CAPABILITIES),
             "paired": self.paired,
