@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from doorward_hub import __version__
-from doorward_hub.auth.tokens import Pairing
+from doorward_hub.auth.pairing import Pairing
 from doorward_hub.config import ConfigError, HubConfig, load_config
 from doorward_hub.core.logs import configure_logging
-from doorward_hub.storage.store import Store
+from doorward_hub.storage.repositories import Repositories
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -49,11 +49,12 @@ def _pairing_code(args: argparse.Namespace) -> int:
     config = _load(args)
 
     async def mint() -> str:
-        store = await Store.open(config.data_dir / "hub.db")
+        stored = await Repositories.open(config.data_dir / "hub.db")
         try:
-            return await Pairing(store, config.data_dir / "pairing-code").new_code()
+            code_file = config.data_dir / "pairing-code"
+            return await Pairing(stored.pairing_codes, stored.tokens, code_file).new_code()
         finally:
-            await store.close()
+            await stored.close()
 
     if not (config.data_dir / "hub.db").exists():
         print(f"no hub database in {config.data_dir}; start the hub once first", file=sys.stderr)

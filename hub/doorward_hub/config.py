@@ -10,7 +10,8 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
-DEFAULT_PORT = 8470
+from doorward_hub.protocol import DEFAULT_PORT
+
 DEFAULT_DATA_DIR = Path("~/.local/share/doorward")
 
 

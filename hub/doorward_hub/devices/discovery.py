@@ -11,11 +11,19 @@ import ifaddr
 from zeroconf import ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from doorward_hub.core.tasks import TaskSet
 from doorward_hub.devices.drivers.base import Announcement, DoorbellDriver
+from doorward_hub.protocol import (
+    API_VERSION,
+    HUB_SERVICE_TYPE,
+    TXT_API,
+    TXT_HUB_ID,
+    TXT_NAME,
+    TXT_VERSION,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
-HUB_SERVICE_TYPE = "_doorward._tcp.local."
 RESOLVE_TIMEOUT_MS = 3000
 
 
@@ -36,7 +44,7 @@ class Discovery:
         self._on_withdrawn = on_withdrawn
         self._browser: AsyncServiceBrowser | None = None
         self._device_of: dict[str, str] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._resolving = TaskSet()
 
     async def start(self) -> None:
         """Start browsing."""
@@ -56,9 +64,7 @@ class Discovery:
             if device_id is not None:
                 self._on_withdrawn(device_id)
             return
-        task = asyncio.create_task(self._resolve(service_type, name))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._resolving.spawn(self._resolve(service_type, name))
 
     async def _resolve(self, service_type: str, name: str) -> None:
         info = AsyncServiceInfo(service_type, name)
@@ -85,9 +91,7 @@ class Discovery:
         if self._browser is not None:
             await self._browser.async_cancel()
             self._browser = None
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._resolving.cancel()
 
 
 def advertised_addresses(host: str, interfaces: list[str] | None) -> list[str]:
@@ -126,7 +130,12 @@ async def advertise_hub(
             socket.inet_pton(socket.AF_INET6 if ":" in a else socket.AF_INET, a) for a in addresses
         ],
         port=port,
-        properties={"hub_id": hub_id, "version": version, "api": "1", "name": name},
+        properties={
+            TXT_HUB_ID: hub_id,
+            TXT_VERSION: version,
+            TXT_API: str(API_VERSION),
+            TXT_NAME: name,
+        },
         server=f"{hub_id}.local.",
     )
     announcing = await zeroconf.async_register_service(info, allow_name_change=True)

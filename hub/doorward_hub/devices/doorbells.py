@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
+from doorward_hub.core.backoff import Backoff
+from doorward_hub.core.tasks import TaskSet
 from doorward_hub.devices.drivers.base import (
     Announcement,
     DeviceAuthFailed,
@@ -25,7 +26,10 @@ from doorward_hub.devices.drivers.base import (
 from doorward_hub.devices.snapshots import SnapshotStore
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Doorbell, DoorbellStatus, Event, EventType
-from doorward_hub.storage.store import Store
+from doorward_hub.protocol import Capability
+from doorward_hub.storage.doorbells import DoorbellRepository
+from doorward_hub.storage.events import EventRepository
+from doorward_hub.storage.settings import SettingsRepository
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,7 +73,9 @@ class DoorbellManager:
     def __init__(
         self,
         *,
-        store: Store,
+        store: DoorbellRepository,
+        events: EventRepository,
+        settings: SettingsRepository,
         bus: EventBus,
         snapshots: SnapshotStore,
         drivers: Mapping[str, DoorbellDriver],
@@ -79,6 +85,8 @@ class DoorbellManager:
     ) -> None:
         """Wire the manager to the hub's parts; call `load` next."""
         self._store = store
+        self._events = events
+        self._settings = settings
         self._bus = bus
         self._snapshots = snapshots
         self._drivers = drivers
@@ -89,7 +97,7 @@ class DoorbellManager:
         self._links: dict[str, _Link] = {}
         self._seen: dict[str, Announcement] = {}
         self._forgotten: set[str] = set()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = TaskSet()
         self._listeners: list[DoorbellListener] = []
         self._closing = False
 
@@ -99,7 +107,7 @@ class DoorbellManager:
 
     async def load(self) -> None:
         """Read known doorbells from the store and connect the adopted ones."""
-        self._forgotten = set(json.loads(await self._store.get_value(FORGOTTEN_KEY) or "[]"))
+        self._forgotten = set(json.loads(await self._settings.get_value(FORGOTTEN_KEY) or "[]"))
         for doorbell in await self._store.load_doorbells():
             if doorbell.driver not in self._drivers:
                 _LOGGER.warning(
@@ -183,7 +191,7 @@ class DoorbellManager:
         if not doorbell.approved:
             doorbell.approved = True
             self._forgotten.discard(doorbell_id)
-            await self._store.set_value(FORGOTTEN_KEY, json.dumps(sorted(self._forgotten)))
+            await self._settings.set_value(FORGOTTEN_KEY, json.dumps(sorted(self._forgotten)))
             await self._store.save_doorbell(doorbell)
             self._set_status(doorbell, DoorbellStatus.PAIRING)
             self._start_link(doorbell)
@@ -234,7 +242,7 @@ class DoorbellManager:
         del self.doorbells[doorbell_id]
         self._forgotten.add(doorbell_id)
         await self._store.delete_doorbell(doorbell_id)
-        await self._store.set_value(FORGOTTEN_KEY, json.dumps(sorted(self._forgotten)))
+        await self._settings.set_value(FORGOTTEN_KEY, json.dumps(sorted(self._forgotten)))
         _LOGGER.info("Forgot a doorbell", extra={"doorbell_id": doorbell_id})
         for listener in self._listeners:
             listener.doorbell_removed(doorbell_id)
@@ -277,7 +285,7 @@ class DoorbellManager:
 
     async def snapshot(self, doorbell_id: str) -> bytes:
         """The doorbell's current picture (JPEG)."""
-        doorbell, driver = self._driver_for(doorbell_id, "snapshot")
+        doorbell, driver = self._driver_for(doorbell_id, Capability.SNAPSHOT)
         try:
             return await driver.snapshot(doorbell)
         except DriverError as err:
@@ -285,7 +293,7 @@ class DoorbellManager:
 
     def video_source(self, doorbell_id: str) -> VideoSource:
         """Where the doorbell's live video is."""
-        doorbell, driver = self._driver_for(doorbell_id, "video")
+        doorbell, driver = self._driver_for(doorbell_id, Capability.VIDEO)
         return driver.video_source(doorbell)
 
     # Connections
@@ -304,7 +312,7 @@ class DoorbellManager:
     async def _keep_connected(self, doorbell: Doorbell) -> None:
         """Pair if needed, stream events, and on any failure retry with capped back-off."""
         driver = self._drivers[doorbell.driver]
-        delay = BACKOFF_START
+        backoff = Backoff(BACKOFF_START, BACKOFF_MAX)
         while True:
             try:
                 if not doorbell.credentials:
@@ -312,11 +320,13 @@ class DoorbellManager:
                 async for device_event in driver.events(doorbell):
                     if device_event is None:
                         self._went_online(doorbell)
-                        delay = BACKOFF_START
+                        backoff.reset()
                         continue
                     # Shielded and tracked: an event being stored is always published, even if
                     # the link is stopped, and shutdown waits for it before closing the store.
-                    await asyncio.shield(self._track(self._handle(doorbell, driver, device_event)))
+                    await asyncio.shield(
+                        self._background.spawn(self._handle(doorbell, driver, device_event))
+                    )
                 self._set_status(doorbell, DoorbellStatus.OFFLINE, "device closed the connection")
             except DeviceAuthFailed:
                 # The device forgot us (reset, re-paired elsewhere): pair afresh next round.
@@ -328,7 +338,7 @@ class DoorbellManager:
                 continue
             except PairingRefused as err:
                 self._set_status(doorbell, DoorbellStatus.ERROR, str(err))
-                delay = BACKOFF_MAX
+                backoff.hold_off()
             except MalformedMessage as err:
                 self._set_status(
                     doorbell, DoorbellStatus.ERROR, f"malformed message from device: {err}"
@@ -340,15 +350,7 @@ class DoorbellManager:
                 _LOGGER.exception("Unexpected failure talking to a doorbell")
                 self._set_status(doorbell, DoorbellStatus.ERROR, f"unexpected failure: {err!r}")
             link = self._links.get(doorbell.id)
-            wait = delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
-            delay = min(delay * 2, BACKOFF_MAX)
-            if link is not None:
-                link.wake.clear()
-                try:
-                    await asyncio.wait_for(link.wake.wait(), wait)
-                    delay = BACKOFF_START
-                except TimeoutError:
-                    pass
+            await backoff.wait(link.wake if link is not None else None)
 
     async def _pair(self, doorbell: Doorbell, driver: DoorbellDriver) -> None:
         if driver.owner_credentials:
@@ -377,17 +379,10 @@ class DoorbellManager:
         event = recorded.event
         if (
             event.type is EventType.PRESS
-            and "snapshot" in doorbell.capabilities
+            and Capability.SNAPSHOT in doorbell.capabilities
             and not doorbell.privacy_mode
         ):
-            self._track(self._capture(doorbell, driver, event.seq))
-
-    def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run `work` as a task that `close` waits for."""
-        task = asyncio.create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
+            self._background.spawn(self._capture(doorbell, driver, event.seq))
 
     async def _capture(self, doorbell: Doorbell, driver: DoorbellDriver, seq: int) -> None:
         """Take the picture of the moment of event `seq` and tell subscribers it is there."""
@@ -400,7 +395,7 @@ class DoorbellManager:
             )
             return
         await self._snapshots.save(seq, jpeg)
-        await self._store.mark_snapshot(seq)
+        await self._events.mark_snapshot(seq)
         self._bus.publish({"type": "snapshot", "seq": seq, "doorbell_id": doorbell.id})
 
     def _set_status(
@@ -433,5 +428,4 @@ class DoorbellManager:
         self._closing = True
         for doorbell_id in list(self._links):
             await self._stop_link(doorbell_id)
-        if self._background:
-            await asyncio.wait(self._background, timeout=5)
+        await self._background.wait(within=5)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
+
+from doorward_hub.core.files import write_atomically
 
 
 class SnapshotStore:
@@ -21,16 +22,7 @@ class SnapshotStore:
 
     async def save(self, seq: int, jpeg: bytes) -> None:
         """Store the snapshot of event `seq`: temporary file, fsync, rename."""
-        await asyncio.to_thread(self._write, self.path(seq), jpeg)
-
-    @staticmethod
-    def _write(target: Path, data: bytes) -> None:
-        partial = target.with_suffix(".partial")
-        with partial.open("wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        partial.replace(target)
+        await asyncio.to_thread(write_atomically, self.path(seq), jpeg)
 
     async def load(self, seq: int) -> bytes | None:
         """The snapshot of event `seq`, or None if there is none."""

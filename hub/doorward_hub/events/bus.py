@@ -10,7 +10,7 @@ from typing import Any
 
 from doorward_hub.devices.drivers.base import DeviceEvent
 from doorward_hub.models import Doorbell, Event
-from doorward_hub.storage.store import Store
+from doorward_hub.storage.events import EventRepository
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Recorded:
 class EventBus:
     """Stores events in order and fans them (and state messages) out to subscribers."""
 
-    def __init__(self, store: Store, press_merge_seconds: float) -> None:
+    def __init__(self, store: EventRepository, press_merge_seconds: float) -> None:
         """Bind to the store; presses within `press_merge_seconds` of each other merge."""
         self._store = store
         self._merge_seconds = press_merge_seconds

@@ -21,7 +21,7 @@ from pathlib import Path
 from doorward_hub.config import RecordingConfig
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip
-from doorward_hub.storage.store import Store
+from doorward_hub.storage.clips import ClipRepository
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class ClipLibrary:
 
     def __init__(
         self,
-        store: Store,
+        store: ClipRepository,
         folder: Path,
         config: RecordingConfig,
         bus: EventBus,

@@ -20,12 +20,11 @@ import hashlib
 import http.client
 import logging
 import os
-import random
 import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -38,6 +37,9 @@ import av.logging
 from av.video.reformatter import ColorRange
 
 from doorward_hub.config import RecordingConfig
+from doorward_hub.core.backoff import Backoff
+from doorward_hub.core.files import write_atomically
+from doorward_hub.core.tasks import TaskSet
 from doorward_hub.devices.doorbells import DoorbellManager, DoorbellUnavailable
 from doorward_hub.devices.drivers.base import VideoSource
 from doorward_hub.models import Clip, ClipTrigger, Doorbell, DoorbellStatus, Event, EventType
@@ -173,15 +175,6 @@ def _decoder(codec: str) -> av.VideoCodecContext:
     decoder = av.VideoCodecContext.create(codec, "r")
     assert isinstance(decoder, av.VideoCodecContext)
     return decoder
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    partial = target.with_name(target.name + PARTIAL_SUFFIX)
-    with partial.open("wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    partial.replace(target)
 
 
 class _ClipWriter:
@@ -324,7 +317,7 @@ class _ClipWriter:
         size = self.partial.stat().st_size
         thumbnail = self._thumbnail()
         if thumbnail is not None:
-            _write_atomically(self.target.with_suffix(".jpg"), thumbnail)
+            write_atomically(self.target.with_suffix(".jpg"), thumbnail)
         self.partial.replace(self.target)
         folder = os.open(self.target.parent, os.O_RDONLY)
         try:
@@ -464,7 +457,7 @@ class DoorbellStream:
 
     # Connection (event loop)
     async def _run(self) -> None:
-        delay = BACKOFF_START
+        backoff = Backoff(BACKOFF_START, BACKOFF_MAX)
         while True:
             started = time.monotonic()
             self._thread = self._executor.submit(self._stream_once)
@@ -478,13 +471,16 @@ class DoorbellStream:
                 _LOGGER.exception("Unexpected failure reading a video stream")
                 reason = repr(err)
             if time.monotonic() - started > STABLE_SECONDS:
-                delay = BACKOFF_START
+                backoff.reset()
             _LOGGER.info(
                 "Video stream interrupted",
-                extra={"doorbell_id": self.doorbell_id, "reason": reason, "retry_in": delay},
+                extra={
+                    "doorbell_id": self.doorbell_id,
+                    "reason": reason,
+                    "retry_in": backoff.delay,
+                },
             )
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
-            delay = min(delay * 2, BACKOFF_MAX)
+            await backoff.wait()
 
     # Reading (stream thread): blocking HTTP and demuxing in one thread, no hop per chunk.
     def _stream_once(self) -> None:
@@ -698,7 +694,7 @@ class Recorder:
         self._doorbells = doorbells
         self.streams: dict[str, DoorbellStream] = {}
         self._executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="doorward-video")
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = TaskSet()
         self._closing = False
 
     async def start(self) -> None:
@@ -710,8 +706,7 @@ class Recorder:
         self._closing = True
         streams, self.streams = list(self.streams.values()), {}
         await asyncio.gather(*(stream.stop() for stream in streams))
-        while self._background:
-            await asyncio.wait(set(self._background))
+        await self._background.wait()
         await self.library.stop()
         self._executor.shutdown(wait=False)
 
@@ -726,7 +721,7 @@ class Recorder:
             return
         if stream is not None:
             del self.streams[doorbell.id]
-            self._track(stream.stop(abort=doorbell.privacy_mode))
+            self._background.spawn(stream.stop(abort=doorbell.privacy_mode))
         if source is not None:
             stream = DoorbellStream(
                 doorbell.id,
@@ -744,7 +739,7 @@ class Recorder:
         """Stop recording a forgotten doorbell (its clips stay until retention removes them)."""
         stream = self.streams.pop(doorbell_id, None)
         if stream is not None:
-            self._track(stream.stop())
+            self._background.spawn(stream.stop())
 
     def event_recorded(self, doorbell: Doorbell, event: Event, device_time: float | None) -> None:
         """A press or motion start (new or merged into an earlier press) triggers a clip."""
@@ -789,14 +784,9 @@ class Recorder:
             return None
 
     def _finished(self, writer: _ClipWriter) -> None:
-        self._track(self._store(writer))
+        self._background.spawn(self._store(writer))
 
     async def _store(self, writer: _ClipWriter) -> None:
         clip = await asyncio.to_thread(writer.finish)
         if clip is not None:
             await self.library.add(clip)
-
-    def _track(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)

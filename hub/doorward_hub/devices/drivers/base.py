@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from doorward_hub.protocol import NOTIFY_PREFIX
+
 if TYPE_CHECKING:
     import aiohttp
     from zeroconf.asyncio import AsyncServiceInfo
@@ -83,11 +85,6 @@ class VideoSource:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-NOTIFY_PATH = "/api/v1/notify"
-"""Where devices that push events call the hub; the path goes on with
-`/{driver}/{doorbell id}/{secret}/{event}` (public: the secret authenticates the device)."""
-
-
 def local_address_towards(host: str) -> str:
     """This machine's address on the route to `host` (UDP `connect` sends nothing)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -124,7 +121,8 @@ class HubEndpoint:
         if host in ("0.0.0.0", "::", ""):  # noqa: S104 - comparing, not binding
             host = local_address_towards(device_host)
         netloc = f"[{host}]:{self._port}" if ":" in host else f"{host}:{self._port}"
-        return f"http://{netloc}{NOTIFY_PATH}/" + "/".join(parts)
+        # `/{driver}/{doorbell id}/{secret}/{event}`: public, the secret authenticates the device.
+        return f"http://{netloc}{NOTIFY_PREFIX}/" + "/".join(parts)
 
 
 class DoorbellDriver(ABC):

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, override
 import aiohttp
 
 from doorward_hub.models import EventType
+from doorward_hub.protocol import Capability
 
 from .base import (
     Announcement,
@@ -54,7 +55,9 @@ SERVICE_TYPE = "_axis-video._tcp.local."
 MAC_PREFIX = "1CCAE3"
 ID_PREFIX = "doorbird-"
 API_PATH = "/bha-api"
-CAPABILITIES = frozenset({"press", "motion", "snapshot", "video"})
+CAPABILITIES = frozenset(
+    {Capability.PRESS, Capability.MOTION, Capability.SNAPSHOT, Capability.VIDEO}
+)
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 CHECK_INTERVAL = 60.0

@@ -9,7 +9,9 @@ import voluptuous as vol
 from aiohttp import web
 
 from doorward_hub.models import ClipTrigger, iso_time
-from doorward_hub.web.common import API, HUB_KEY, ApiError, int_query, number, read_json
+from doorward_hub.web.errors import ApiError
+from doorward_hub.web.keys import CLIP_LIBRARY, CLIPS, DOORBELLS, RECORDER
+from doorward_hub.web.requests import int_query, number, read_json
 
 if TYPE_CHECKING:
     from doorward_hub.models import Clip
@@ -45,26 +47,25 @@ async def _clip(request: web.Request) -> Clip:
         clip_id = int(request.match_info["clip_id"])
     except ValueError:
         raise ApiError(400, "invalid_request", "clip_id: must be an integer") from None
-    clip = await request.app[HUB_KEY].store.get_clip(clip_id)
+    clip = await request.config_dict[CLIPS].get_clip(clip_id)
     if clip is None:
         raise ApiError(404, "unknown_clip", f"no clip with id {clip_id}")
     return clip
 
 
-@routes.get(f"{API}/clips")
+@routes.get("/clips")
 async def list_clips(request: web.Request) -> web.Response:
     """A page of clips, newest first, filtered by doorbell, trigger and time."""
-    hub = request.app[HUB_KEY]
     doorbell_id = request.query.get("doorbell")
     if doorbell_id is not None:
-        hub.doorbells.get(doorbell_id)
+        request.config_dict[DOORBELLS].get(doorbell_id)
     trigger = request.query.get("trigger")
     if trigger is not None and trigger not in ClipTrigger:
         choices = ", ".join(t.value for t in ClipTrigger)
         raise ApiError(400, "invalid_request", f"trigger: must be one of {choices}")
     limit = int_query(request, "limit", 100, 1, MAX_CLIPS_PAGE)
     before = int_query(request, "before", 2**62, 1, 2**62)
-    clips = await hub.store.list_clips(
+    clips = await request.config_dict[CLIPS].list_clips(
         doorbell_id=doorbell_id,
         trigger=ClipTrigger(trigger) if trigger else None,
         since=_time_query(request, "since"),
@@ -77,17 +78,17 @@ async def list_clips(request: web.Request) -> web.Response:
     )
 
 
-@routes.get(API + "/clips/{clip_id}")
+@routes.get("/clips/{clip_id}")
 async def get_clip(request: web.Request) -> web.Response:
     """One clip's index entry."""
     return web.json_response((await _clip(request)).to_json())
 
 
-@routes.get(API + "/clips/{clip_id}/video")
+@routes.get("/clips/{clip_id}/video")
 async def clip_video(request: web.Request) -> web.FileResponse:
     """The clip's MP4 (HTTP Range requests supported)."""
     clip = await _clip(request)
-    path = request.app[HUB_KEY].recorder.library.path(clip.file_name)
+    path = request.config_dict[CLIP_LIBRARY].path(clip.file_name)
     return web.FileResponse(
         path,
         headers={
@@ -98,11 +99,11 @@ async def clip_video(request: web.Request) -> web.FileResponse:
     )
 
 
-@routes.get(API + "/clips/{clip_id}/thumbnail")
+@routes.get("/clips/{clip_id}/thumbnail")
 async def clip_thumbnail(request: web.Request) -> web.FileResponse:
     """The JPEG of the moment that triggered the clip."""
     clip = await _clip(request)
-    path = request.app[HUB_KEY].recorder.library.path(clip.thumbnail_name)
+    path = request.config_dict[CLIP_LIBRARY].path(clip.thumbnail_name)
     if not path.exists():
         raise ApiError(404, "no_thumbnail", f"clip {clip.id} has no thumbnail")
     return web.FileResponse(
@@ -110,22 +111,21 @@ async def clip_thumbnail(request: web.Request) -> web.FileResponse:
     )
 
 
-@routes.delete(API + "/clips/{clip_id}")
+@routes.delete("/clips/{clip_id}")
 async def delete_clip(request: web.Request) -> web.Response:
     """Delete a clip and its thumbnail."""
     clip = await _clip(request)
-    await request.app[HUB_KEY].recorder.library.delete(clip, "deleted through the API")
+    await request.config_dict[CLIP_LIBRARY].delete(clip, "deleted through the API")
     return web.Response(status=204)
 
 
-@routes.post(API + "/doorbells/{doorbell_id}/record")
+@routes.post("/doorbells/{doorbell_id}/record")
 async def record(request: web.Request) -> web.Response:
     """Record a clip now: pre-roll plus `duration` seconds."""
-    hub = request.app[HUB_KEY]
     doorbell_id = request.match_info["doorbell_id"]
-    hub.doorbells.get(doorbell_id)
+    request.config_dict[DOORBELLS].get(doorbell_id)
     body = await read_json(request, RECORD_SCHEMA) if request.can_read_body else RECORD_SCHEMA({})
-    start, end = hub.recorder.record(doorbell_id, body["duration"])
+    start, end = request.config_dict[RECORDER].record(doorbell_id, body["duration"])
     return web.json_response(
         {"doorbell_id": doorbell_id, "start": iso_time(start), "end": iso_time(end)}, status=202
     )

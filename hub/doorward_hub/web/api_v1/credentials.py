@@ -1,21 +1,12 @@
-"""Routes for doorbells that cannot pair by themselves (DoorBird): the credentials the owner
-enters, and the notification URL such devices call to push their events."""
+"""Credentials the owner enters for doorbells that cannot pair by themselves (DoorBird)."""
 
 from __future__ import annotations
-
-import logging
 
 import voluptuous as vol
 from aiohttp import web
 
-from doorward_hub.devices.drivers.base import NOTIFY_PATH
-from doorward_hub.web.common import API, HUB_KEY, ApiError, read_json
-
-_LOGGER = logging.getLogger(__name__)
-
-NOTIFY_ROUTE = NOTIFY_PATH + "/{driver}/{doorbell_id}/{secret}/{event}"
-PUBLIC_ROUTES = frozenset({NOTIFY_ROUTE})
-"""Route templates served without a token (the notification URL carries its own secret)."""
+from doorward_hub.web.keys import DOORBELLS
+from doorward_hub.web.requests import read_json
 
 CREDENTIALS_SCHEMA = vol.Schema(
     {
@@ -29,26 +20,12 @@ CREDENTIALS_SCHEMA = vol.Schema(
 routes = web.RouteTableDef()
 
 
-@routes.put(API + "/doorbells/{doorbell_id}/credentials")
+@routes.put("/doorbells/{doorbell_id}/credentials")
 async def put_credentials(request: web.Request) -> web.Response:
     """Store the device credentials the owner entered; the doorbell reconnects with them."""
-    manager = request.app[HUB_KEY].doorbells
+    manager = request.config_dict[DOORBELLS]
     doorbell_id = request.match_info["doorbell_id"]
     manager.get(doorbell_id)  # 404 before 400
     body = await read_json(request, CREDENTIALS_SCHEMA)
     doorbell = await manager.set_credentials(doorbell_id, body)
     return web.json_response(doorbell.to_json(), status=202)
-
-
-@routes.get(NOTIFY_ROUTE)
-async def notify(request: web.Request) -> web.Response:
-    """A device pushes an event (public: the secret in the path authenticates the device)."""
-    info = request.match_info
-    manager = request.app[HUB_KEY].doorbells
-    if not manager.notify(info["driver"], info["doorbell_id"], info["secret"], info["event"]):
-        _LOGGER.warning(
-            "Rejected a notification with a wrong secret or event",
-            extra={"doorbell_id": info["doorbell_id"], "remote": request.remote},
-        )
-        raise ApiError(401, "unauthorized", "unknown notification URL")
-    return web.Response(status=204)

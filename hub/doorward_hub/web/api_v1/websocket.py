@@ -9,25 +9,29 @@ from typing import TYPE_CHECKING
 from aiohttp import WSCloseCode, web
 
 from doorward_hub import __version__
-from doorward_hub.web.common import HUB_KEY, TOKEN_ID_KEY, ApiError
+from doorward_hub.web.api_v1.auth import TOKEN_ID
+from doorward_hub.web.errors import ApiError
+from doorward_hub.web.keys import DOORBELLS, EVENT_BUS, EVENTS, IDENTITY
 
 if TYPE_CHECKING:
     from doorward_hub.events.bus import Message, Subscription
-    from doorward_hub.storage.store import Store
+    from doorward_hub.storage.events import EventRepository
 
 _LOGGER = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
 
 HEARTBEAT = 30.0
 REPLAY_PAGE = 500
 
 
+@routes.get("/ws")
 async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     """Send hello, every doorbell, the events after `after`, then everything live, in order.
 
     The subscription starts before the replay query, so nothing falls between the two; live
     events already sent by the replay are skipped by seq, so nothing is sent twice.
     """
-    hub = request.app[HUB_KEY]
     try:
         after = int(request.query.get("after", "0"))
     except ValueError:
@@ -36,31 +40,32 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         raise ApiError(400, "invalid_request", "after: must be a non-negative integer")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT)
     await ws.prepare(request)
-    subscription = hub.bus.subscribe(request[TOKEN_ID_KEY])
+    bus, events = request.config_dict[EVENT_BUS], request.config_dict[EVENTS]
+    subscription = bus.subscribe(request[TOKEN_ID])
     reader = asyncio.create_task(_drain_client(ws))
     try:
         await ws.send_json(
             {
                 "type": "hello",
-                "hub_id": hub.hub_id,
+                "hub_id": request.config_dict[IDENTITY].hub_id,
                 "version": __version__,
-                "last_seq": await hub.store.last_seq(),
+                "last_seq": await events.last_seq(),
             }
         )
-        for doorbell in list(hub.doorbells.doorbells.values()):
+        for doorbell in list(request.config_dict[DOORBELLS].doorbells.values()):
             await ws.send_json({"type": "doorbell", "doorbell": doorbell.to_json()})
-        sent = await _replay(ws, hub.store, after)
+        sent = await _replay(ws, events, after)
         await _stream_live(ws, subscription, reader, sent)
     except ConnectionResetError:
         pass  # the client vanished mid-send; it resumes from its last seq
     finally:
-        hub.bus.unsubscribe(subscription)
+        bus.unsubscribe(subscription)
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
     return ws
 
 
-async def _replay(ws: web.WebSocketResponse, store: Store, after: int) -> int:
+async def _replay(ws: web.WebSocketResponse, store: EventRepository, after: int) -> int:
     """Send the stored events after `after`; returns the last seq sent."""
     sent = after
     while True:

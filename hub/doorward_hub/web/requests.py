@@ -1,29 +1,14 @@
-"""What the API's request handlers share: the hub's app key, the token key, `ApiError`, and
-reading request bodies and query parameters."""
+"""Reading request bodies and query parameters: validated, or a 400 that names the problem."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import voluptuous as vol
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from doorward_hub.app import Hub
-
-API = "/api/v1"
-HUB_KEY: web.AppKey[Hub] = web.AppKey("hub")
-TOKEN_ID_KEY = "doorward_token_id"  # noqa: S105 - a request key, not a secret
-
-
-class ApiError(Exception):
-    """Raised by handlers; turned into a JSON error answer by the error middleware."""
-
-    def __init__(self, status: int, error: str, message: str) -> None:
-        """Status code, machine-readable code, reason for a person."""
-        super().__init__(message)
-        self.status, self.error, self.message = status, error, message
+from doorward_hub.web.errors import ApiError
 
 
 async def read_json(request: web.Request, schema: vol.Schema) -> dict[str, Any]:
