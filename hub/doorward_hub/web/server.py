@@ -9,6 +9,7 @@ from aiohttp import web
 
 from doorward_hub.protocol import API_PREFIX, NOTIFY_PREFIX
 from doorward_hub.web.api_v1 import app as api_v1_app
+from doorward_hub.web.api_v1.auth import unmatched_middleware
 from doorward_hub.web.device_notify import app as device_notify_app
 from doorward_hub.web.errors import error_middleware
 from doorward_hub.web.keys import (
@@ -54,7 +55,9 @@ def create_app(
     session: aiohttp.ClientSession,
 ) -> web.Application:
     """The hub's whole web server: `/api/v1` for clients, `/api/v1/notify` for devices."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_REQUEST_BODY)
+    app = web.Application(
+        middlewares=[error_middleware, unmatched_middleware], client_max_size=MAX_REQUEST_BODY
+    )
     app[IDENTITY] = identity
     app[DOORBELLS] = doorbells
     app[EVENT_BUS] = bus

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from doorward_hub.protocol import API_PREFIX
 from doorward_hub.web.errors import Handler, fail
 from doorward_hub.web.keys import TOKENS
 
@@ -28,14 +29,27 @@ def bearer_token(request: web.Request) -> str | None:
     return request.query.get("token") or None
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every route of the API needs a valid token, unless its handler is `public`."""
-    if request.match_info.handler in _PUBLIC:
-        return await handler(request)
+async def _authenticate(request: web.Request) -> str:
     token = bearer_token(request)
     token_id = await request.config_dict[TOKENS].verify(token) if token else None
     if token_id is None:
         fail(401, "unauthorized", "a valid token is required (Authorization: Bearer <token>)")
-    request[TOKEN_ID] = token_id
+    return token_id
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every route of the API needs a valid token, unless its handler is `public`."""
+    if request.match_info.handler not in _PUBLIC:
+        request[TOKEN_ID] = await _authenticate(request)
+    return await handler(request)
+
+
+@web.middleware
+async def unmatched_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """For the root application: a path under `/api/v1` that matches no route (or not with this
+    method) is the API's too, so it needs a token before it learns 404 or 405."""
+    unmatched = request.match_info.http_exception is not None
+    if unmatched and request.path.startswith(API_PREFIX + "/"):
+        await _authenticate(request)
     return await handler(request)
