@@ -25,7 +25,7 @@ from doorward_hub.devices.drivers.base import VideoSource
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip, ClipTrigger
 from doorward_hub.recording.library import ClipLibrary
-from doorward_hub.recording.recorder import DoorbellStream
+from doorward_hub.recording.stream import DoorbellStream
 from doorward_hub.storage.repositories import Repositories
 from doorward_simulator.device import SimulatedDoorbell
 from doorward_simulator.video import Picture

@@ -19,13 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from doorward_hub.config import RecordingConfig
+from doorward_hub.core.files import PARTIAL_SUFFIX
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip
 from doorward_hub.storage.clips import ClipRepository
 
 _LOGGER = logging.getLogger(__name__)
 
-PARTIAL_SUFFIX = ".partial"
+
 RETENTION_INTERVAL = 60.0
 MIB = 1024 * 1024
 DAY = 86400.0
