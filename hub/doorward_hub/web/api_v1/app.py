@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from doorward_hub.web.api_v1 import clips, credentials, routes, websocket
+from doorward_hub.web.api_v1 import clients, clips, credentials, doorbells, events, websocket
 from doorward_hub.web.api_v1.auth import auth_middleware
 
 
 def create_app() -> web.Application:
     """The sub-application; the services come from the root application."""
     app = web.Application(middlewares=[auth_middleware])
-    for table in (routes.routes, clips.routes, credentials.routes, websocket.routes):
-        app.add_routes(table)
+    for module in (clients, doorbells, credentials, events, clips, websocket):
+        app.add_routes(module.routes)
     return app
