@@ -11,6 +11,7 @@ from doorward_hub import __version__
 from doorward_hub.auth.pairing import Pairing
 from doorward_hub.config import ConfigError, HubConfig, load_config
 from doorward_hub.core.logs import configure_logging
+from doorward_hub.storage.migrations import SchemaTooNew
 from doorward_hub.storage.repositories import Repositories
 
 
@@ -131,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"doorward-hub: {err}", file=sys.stderr)
         return 2
+    except SchemaTooNew as err:
+        print(f"doorward-hub: cannot open the database: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return result

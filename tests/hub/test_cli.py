@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 # Runs `doorward-hub ARGS` in a fresh interpreter, then prints which heavy modules it loaded.
 _PROBE = """
@@ -50,3 +52,21 @@ def test_simulator_commands_explain_when_the_package_is_missing() -> None:
     assert out.splitlines()[-1] == "LOADED  EXIT 2"
     assert "doorward-hub simulate: the simulator is not installed" in err
     assert "pip install -e simulator" in err
+
+
+def test_a_database_from_a_newer_hub_is_refused_with_a_message(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "hub.db") as db:
+        db.execute("PRAGMA user_version=99")
+    db.close()
+    result = subprocess.run(
+        [sys.executable, "-m", "doorward_hub", "pairing-code", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "doorward-hub: cannot open the database: "
+        "the database has schema version 99; this hub knows up to 2"
+    )
