@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import voluptuous as vol
+import probatio as vol
 import yaml
 
 from doorward_hub.protocol import DEFAULT_PORT
