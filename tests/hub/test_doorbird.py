@@ -184,9 +184,17 @@ async def test_doorbird_end_to_end(
     forged = secret_url.rsplit("/", 2)[0] + "/not-the-secret/press"
     async with http.get(forged) as response:
         assert response.status == 401
+    # An unknown doorbell gets the same answer as a wrong secret: the route does not tell
+    # which doorbells exist (issue 15, item 12).
     unknown = secret_url.replace(DOORBELL_ID, "doorbird-1ccae3000000")
     async with http.get(unknown) as response:
-        assert response.status == 404
+        assert response.status == 401
+        assert await response.json() == {
+            "error": "unauthorized",
+            "message": "unknown notification URL",
+        }
+    async with http.head(secret_url) as response:
+        assert response.status == 401  # only GET is routed; a HEAD records nothing (checked below)
     async with http.get(secret_url.replace("/press", "/explode")) as response:
         assert response.status == 401
     async with http.get(f"{api.base}/notify/doorbird/{DOORBELL_ID}") as response:

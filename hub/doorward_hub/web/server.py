@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from doorward_hub import __version__
 from doorward_hub.protocol import API_PREFIX, NOTIFY_PREFIX
 from doorward_hub.web.api_v1 import app as api_v1_app
 from doorward_hub.web.api_v1.auth import unmatched_middleware
@@ -20,6 +21,7 @@ from doorward_hub.web.keys import (
     EVENTS,
     HTTP_SESSION,
     IDENTITY,
+    OPENAPI,
     PAIRING,
     RECORDER,
     SNAPSHOTS,
@@ -27,6 +29,7 @@ from doorward_hub.web.keys import (
     TOKENS,
     HubIdentity,
 )
+from doorward_hub.web.openapi import openapi_document
 
 if TYPE_CHECKING:
     import aiohttp
@@ -70,6 +73,8 @@ def create_app(
     app[TOKENS] = tokens
     app[TOKEN_RECORDS] = repositories.tokens
     app[HTTP_SESSION] = session
+    operations = [op for routes in (*api_v1_app.ROUTES, device_notify_app.routes) for op in routes]
+    app[OPENAPI] = openapi_document(__version__, operations)
     # The more specific prefix first: the client API's sub-application would claim it otherwise.
     app.add_subapp(NOTIFY_PREFIX, device_notify_app.create_app())
     app.add_subapp(API_PREFIX, api_v1_app.create_app())
