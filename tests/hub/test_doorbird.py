@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from yarl import URL
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from doorward_hub.app import Hub
@@ -18,6 +19,7 @@ from doorward_hub.devices.drivers.base import HubEndpoint
 
 from .conftest import LOOPBACK, hub_config, pair_client, wait_for
 from .doorbird_emulator import SERVICE_TYPE, DoorBirdEmulator
+from .openapi_contract import DocumentCheck
 
 DOORBELL_ID = "doorbird-1ccae3aabbcc"
 
@@ -58,12 +60,14 @@ class Api:
         self.base = f"http://{LOOPBACK}:{hub.port}/api/v1"
         self.headers = {"Authorization": f"Bearer {token}"}
         self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.contract = DocumentCheck()
 
     async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        async with self.http.request(
-            method, f"{self.base}/{path}", headers=self.headers, **kwargs
-        ) as response:
+        """Call the API; every answer must be what the OpenAPI document says."""
+        url = URL(f"{self.base}/{path}")
+        async with self.http.request(method, url, headers=self.headers, **kwargs) as response:
             body = await response.read()
+            self.contract.check(method, url, self.headers, response, body)
             if response.content_type == "application/json":
                 return response.status, await response.json()
             return response.status, body
@@ -178,6 +182,14 @@ async def test_doorbird_end_to_end(
     status, mp4 = await api.call("GET", f"clips/{clip['id']}/video")
     assert status == 200
     assert mp4[4:8] == b"ftyp"
+
+    # The device's notification, as the document describes it.
+    async with http.get(urls["motion"]) as response:
+        url = URL(urls["motion"])
+        data = await response.read()
+        api.contract.check("GET", url, {}, response, data)
+    assert ("GET", "/notify/{driver}/{doorbell_id}/{secret}/{event}", 204) in api.contract.seen
+    assert ("PUT", "/doorbells/{doorbell_id}/credentials", 202) in api.contract.seen
 
     # Forged notifications are refused and store nothing.
     secret_url = urls["press"]

@@ -67,8 +67,11 @@ class _Writer:
         if isinstance(body, str):
             body = (body,)
         if isinstance(body, tuple):
-            schema = {"type": "object"} if body == ("application/json",) else _binary()
-            result["content"] = {media: {"schema": schema} for media in body}
+            # Raw bytes: OpenAPI 3.1 describes them by the media type alone, without a schema.
+            result["content"] = {
+                media: {"schema": {"type": "object"}} if media == "application/json" else {}
+                for media in body
+            }
         elif body is not None:
             result |= _content("application/json", self.ref(body))
         if reply.headers:
@@ -110,10 +113,6 @@ class _Writer:
         if operation.access != "token":
             result["security"] = []
         return result
-
-
-def _binary() -> Document:
-    return {"type": "string", "format": "binary"}
 
 
 def openapi_document(version: str, operations: Iterable[Operation]) -> Document:

@@ -10,7 +10,7 @@ from aiohttp import web
 from doorward_hub.models import ClipTrigger
 from doorward_hub.protocol import API_PREFIX
 from doorward_hub.web.api_v1.doorbells import DOORBELL_ID, UNKNOWN
-from doorward_hub.web.errors import ApiError
+from doorward_hub.web.errors import ApiError, json_error
 from doorward_hub.web.keys import CLIP_LIBRARY, CLIPS, DOORBELLS, RECORDER
 from doorward_hub.web.operations import Body, Reply, Routes, choice, integer, number, string
 from doorward_hub.web.requests import read_body
@@ -35,6 +35,20 @@ _EMPTY_SUFFIX_RANGE = re.compile(r"\s*bytes\s*=\s*-0+\s*")
 """`Range: bytes=-0`: the last zero bytes, which no file can satisfy (RFC 9110 14.1.2)."""
 
 routes = Routes(API_PREFIX)
+
+
+def _satisfiable(request: web.Request, size: int) -> bool:
+    """False for a `Range` that no byte of a `size`-byte file satisfies (RFC 9110 14.1.2): a
+    malformed one, `bytes=-0`, or one starting past the end."""
+    if "Range" not in request.headers:
+        return True
+    if _EMPTY_SUFFIX_RANGE.fullmatch(request.headers["Range"]):
+        return False
+    try:
+        start = request.http_range.start
+    except ValueError:
+        return False
+    return start is None or start < 0 or start < size
 
 
 async def _clip(request: web.Request) -> models.Clip:
@@ -90,15 +104,22 @@ async def get_clip(request: web.Request) -> web.Response:
         Reply(200, "the MP4", "video/mp4"),
         Reply(206, "the requested range", "video/mp4"),
         UNKNOWN_CLIP,
-        Reply(416, "the range lies outside the file", None),
+        Reply(
+            416,
+            "the range lies outside the clip (`range_not_satisfiable`)",
+            headers=("Content-Range",),
+        ),
     ),
 )
 async def clip_video(request: web.Request) -> web.StreamResponse:
     """The clip's MP4 (HTTP Range requests supported)."""
     clip = await _clip(request)
     path = request.config_dict[CLIP_LIBRARY].path(clip.file_name)
-    if _EMPTY_SUFFIX_RANGE.fullmatch(request.headers.get("Range", "x")):
-        return web.Response(status=416, headers={"Content-Range": f"bytes */{clip.size}"})
+    if not _satisfiable(request, clip.size):
+        content_range = {"Content-Range": f"bytes */{clip.size}"}
+        return json_error(
+            416, "range_not_satisfiable", "the range lies outside the clip", content_range
+        )
     return web.FileResponse(
         path,
         headers={
