@@ -206,7 +206,8 @@ async def test_doorbird_end_to_end(
             "message": "unknown notification URL",
         }
     async with http.head(secret_url) as response:
-        assert response.status == 401  # only GET is routed; a HEAD records nothing (checked below)
+        assert response.status == 405  # only GET is routed; a HEAD records nothing (checked below)
+        assert response.headers["Allow"] == "GET"
     async with http.get(secret_url.replace("/press", "/explode")) as response:
         assert response.status == 401
     async with http.get(f"{api.base}/notify/doorbird/{DOORBELL_ID}") as response:

@@ -56,6 +56,15 @@ async def test_405_names_the_allowed_methods(
             assert await _error(response) == "method_not_allowed"
 
 
+async def test_405_needs_no_token(hub: Hub, http: aiohttp.ClientSession) -> None:
+    """The methods a path allows are in the public document; unknown paths still need a token."""
+    async with http.request("TRACE", f"{base(hub)}/doorbells") as response:
+        assert response.status == 405
+        assert response.headers["Allow"] == "GET"
+    async with http.get(f"{base(hub)}/no-such-path") as response:
+        assert response.status == 401
+
+
 @pytest.mark.parametrize(
     "content_type",
     ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=bogus"],

@@ -3,9 +3,11 @@ and the services its handlers use (one `AppKey` each, see `keys`)."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from doorward_hub import __version__
 from doorward_hub.protocol import API_PREFIX, NOTIFY_PREFIX
@@ -45,6 +47,24 @@ if TYPE_CHECKING:
 MAX_REQUEST_BODY = 64 * 1024
 
 
+class MalformedRequestFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a NUL in a header, a bad request line) as an
+    error with a traceback, although it answers 400 and the fault is the client's: make it one
+    warning line instead, so nobody on the LAN can fill the log with tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record of a client's malformed request; pass every other record."""
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError) and 400 <= (error.code or 0) < 500:
+            record.msg, record.args = "Refused a malformed request: %s", (error.message,)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_MALFORMED_REQUESTS = MalformedRequestFilter()
+
+
 def create_app(
     *,
     identity: HubIdentity,
@@ -58,6 +78,9 @@ def create_app(
     session: aiohttp.ClientSession,
 ) -> web.Application:
     """The hub's whole web server: `/api/v1` for clients, `/api/v1/notify` for devices."""
+    server_log = logging.getLogger("aiohttp.server")
+    if _MALFORMED_REQUESTS not in server_log.filters:
+        server_log.addFilter(_MALFORMED_REQUESTS)
     app = web.Application(
         middlewares=[error_middleware, unmatched_middleware], client_max_size=MAX_REQUEST_BODY
     )

@@ -4,6 +4,7 @@ may come in the query (`?token=`) only where the operation says so (WebSocket, v
 from __future__ import annotations
 
 import re
+from http import HTTPStatus
 
 from aiohttp import web
 
@@ -49,9 +50,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 @web.middleware
 async def unmatched_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """For the root application: a path under `/api/v1` that matches no route (or not with this
-    method) is the API's too, so it needs a token before it learns 404 or 405."""
-    unmatched = request.match_info.http_exception is not None
-    if unmatched and request.path.startswith(API_PREFIX + "/"):
+    """For the root application: a path under `/api/v1` that matches no route is the API's too,
+    so it needs a token before it learns 404. A 405 needs none: its `Allow` header only repeats
+    what the public OpenAPI document says about that path."""
+    unmatched = request.match_info.http_exception
+    if (
+        unmatched is not None
+        and unmatched.status != HTTPStatus.METHOD_NOT_ALLOWED
+        and request.path.startswith(API_PREFIX + "/")
+    ):
         await _authenticate(request, query=False)
     return await handler(request)

@@ -11,6 +11,7 @@ from aiohttp import WSCloseCode, web
 from doorward_hub import __version__
 from doorward_hub.protocol import API_PREFIX
 from doorward_hub.web.api_v1.auth import TOKEN_ID
+from doorward_hub.web.errors import json_error
 from doorward_hub.web.keys import DOORBELLS, EVENT_BUS, EVENTS, IDENTITY
 from doorward_hub.web.operations import Reply, Routes, integer
 from doorward_hub.wire.messages import DoorbellMessage, EventMessage, Hello
@@ -37,9 +38,12 @@ REPLAY_PAGE = 500
     "closes the connection with code 4001. `?token=` works for clients that cannot set headers.",
     params=(AFTER,),
     query_token=True,
-    replies=(Reply(101, "switching to WebSocket"),),
+    replies=(
+        Reply(101, "switching to WebSocket"),
+        Reply(426, "not a WebSocket handshake (`upgrade_required`)", headers=("Upgrade",)),
+    ),
 )
-async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
+async def websocket_handler(request: web.Request) -> web.StreamResponse:
     """Send hello, every doorbell, the events after `after`, then everything live, in order.
 
     The subscription starts before the replay query, so nothing falls between the two; live
@@ -47,6 +51,9 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     """
     after = AFTER.value(request, 0)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT)
+    if not ws.can_prepare(request).ok:
+        reason = "this is the WebSocket push channel: upgrade the connection to WebSocket"
+        return json_error(426, "upgrade_required", reason, {"Upgrade": "websocket"})
     await ws.prepare(request)
     bus, events = request.config_dict[EVENT_BUS], request.config_dict[EVENTS]
     subscription = bus.subscribe(request[TOKEN_ID])
