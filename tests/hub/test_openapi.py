@@ -141,6 +141,10 @@ def test_the_constraints_the_server_enforces_are_in_the_schema() -> None:
         {"type": "null"},
         {"type": "number", "minimum": 0.01, "maximum": 3650.0},
     ]
+    clip = document["components"]["schemas"]["Clip"]["properties"]
+    assert clip["start"] == {"type": "string", "format": "date-time"}
+    last_used = document["components"]["schemas"]["Token"]["properties"]["last_used"]
+    assert {"type": "string", "format": "date-time"} in last_used["anyOf"]
     pair = document["paths"]["/pair"]["post"]["requestBody"]["content"]["application/json"]
     assert pair["schema"]["properties"]["client_name"]["maxLength"] == 100
     # Only the WebSocket and the two videos take the token in the query.

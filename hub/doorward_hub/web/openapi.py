@@ -4,6 +4,7 @@ the answer objects (`wire.objects`, JSON Schema by mashumaro), the request bodie
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterable
 from datetime import datetime
 from http import HTTPStatus
@@ -11,9 +12,7 @@ from typing import Any
 
 import probatio as vol
 from mashumaro.jsonschema import OPEN_API_3_1, JSONSchemaBuilder
-from mashumaro.jsonschema.models import Context, JSONSchema, JSONSchemaStringFormat
-from mashumaro.jsonschema.plugins import BasePlugin, DocstringDescriptionPlugin
-from mashumaro.jsonschema.schema import Instance
+from mashumaro.jsonschema.plugins import DocstringDescriptionPlugin
 
 from doorward_hub.protocol import API_PREFIX
 from doorward_hub.web.operations import Operation, Reply
@@ -26,15 +25,21 @@ type Document = dict[str, Any]
 _SCHEMAS = "#/components/schemas"
 
 
-class _TimesAsDateTime(BasePlugin):
-    """Times are written as ISO 8601 strings (`WireObject.Config`): say so in the schema."""
+def _mark_times(schemas: Document) -> None:
+    """Times are written as ISO 8601 strings (`WireObject.Config`), which the JSON Schema of
+    mashumaro only knows as strings: add their format."""
+    for model in _wire_objects(WireObject):
+        properties = schemas.get(model.__name__, {}).get("properties", {})
+        for name, hint in typing.get_type_hints(model).items():
+            if name in properties and datetime in {hint, *typing.get_args(hint)}:
+                prop = properties[name]
+                for option in prop.get("anyOf", [prop]):
+                    if option.get("type") == "string":
+                        option["format"] = "date-time"
 
-    def get_schema(
-        self, instance: Instance, ctx: Context, schema: JSONSchema | None = None
-    ) -> JSONSchema | None:
-        if schema is not None and instance.origin_type is datetime:
-            schema.format = JSONSchemaStringFormat.DATETIME
-        return None
+
+def _wire_objects(base: type[WireObject]) -> list[type[WireObject]]:
+    return [m for sub in base.__subclasses__() for m in (sub, *_wire_objects(sub))]
 
 
 def _content(media: str, schema: Document) -> Document:
@@ -49,7 +54,7 @@ class _Writer:
             OPEN_API_3_1,
             all_refs=True,
             ref_prefix=_SCHEMAS,
-            plugins=[DocstringDescriptionPlugin(), _TimesAsDateTime()],
+            plugins=[DocstringDescriptionPlugin()],
         )
 
     def ref(self, model: type[WireObject]) -> Document:
@@ -57,6 +62,7 @@ class _Writer:
 
     def components(self) -> Document:
         definitions: Document = self._builder.get_definitions().to_dict()
+        _mark_times(definitions)
         return definitions
 
     def reply(self, reply: Reply) -> Document:
