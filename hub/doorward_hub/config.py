@@ -103,7 +103,7 @@ SCHEMA = vol.Schema(
 def _describe(error: vol.Invalid) -> str:
     key = ".".join(str(part) for part in error.path) or "(top level)"
     message = error.msg
-    if message == "extra keys not allowed":
+    if isinstance(error, vol.ExtraKeysInvalid) or message == "extra keys not allowed":
         message = "unknown key"
     return f"{key}: {message}"
 

@@ -40,11 +40,11 @@ async def _authenticate(request: web.Request, *, query: bool) -> str:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every operation of the API needs a valid token, unless it is public."""
+    """Every operation of the API needs a valid token, unless it is public. A request that
+    matches no operation is left to `unmatched_middleware` (404 needs a token, 405 does not)."""
     operation = operation_of(request)
-    if operation is None or operation.access == "token":
-        query = operation is not None and operation.query_token
-        request[TOKEN_ID] = await _authenticate(request, query=query)
+    if operation is not None and operation.access == "token":
+        request[TOKEN_ID] = await _authenticate(request, query=operation.query_token)
     return await handler(request)
 
 
