@@ -292,12 +292,12 @@ async def test_browse_and_resolve_errors(
     await hub.stop()
     with pytest.raises(BrowseError) as browse_err:
         await media_source.async_browse_media(hass, f"media-source://doorward/{entry_id}/{FRONT}")
-    assert browse_err.value.translation_key == "cannot_connect"
+    assert browse_err.value.translation_key == "hub_unreachable"
     with pytest.raises(media_source.Unresolvable) as resolve_err:
         await media_source.async_resolve_media(
             hass, f"media-source://doorward/{entry_id}/{FRONT}/2026-11-23/1", None
         )
-    assert resolve_err.value.translation_key == "cannot_connect"
+    assert resolve_err.value.translation_key == "hub_unreachable"
 
 
 CLIP_JSON = {
