@@ -5,6 +5,8 @@ missing token, wrong content type). Malformed or out-of-order push messages cann
 produced by a correct hub, so those are handed straight to the connection's message handler.
 """
 
+import ast
+from pathlib import Path
 from unittest.mock import patch
 
 import aiohttp
@@ -14,6 +16,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
+from custom_components.doorward import api
 from custom_components.doorward.api import (
     API_PREFIX,
     Doorbell,
@@ -266,3 +269,16 @@ async def test_client_rejects_answers_that_are_not_api_v1(hass: HomeAssistant) -
                 pytest.fail("an error answer is not handed over")
     finally:
         await runner.cleanup()
+
+
+def test_client_does_not_import_home_assistant() -> None:
+    """api.py stays a plain aiohttp client, ready to become a library of its own."""
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(Path(api.__file__).read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add("." * node.level + (node.module or ""))
+    assert imported
+    assert not {name for name in imported if name.split(".")[0] == "homeassistant"}
+    assert not {name for name in imported if name.startswith(".")}
