@@ -218,7 +218,7 @@ async def doorbell_video(request: web.Request) -> web.StreamResponse:
         raise DoorbellUnavailable(f"video not reachable: {err!r}") from err
     async with upstream:
         if upstream.status != 200:
-            raise DoorbellUnavailable(f"video refused by the device: HTTP {upstream.status}")
+            raise DoorbellUnavailable(source.refusal(upstream.status))
         response = web.StreamResponse(
             headers={
                 # The device's own type: an MJPEG stream's names its part boundary.

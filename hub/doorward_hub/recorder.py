@@ -505,7 +505,7 @@ class DoorbellStream:
             connection.request("GET", target or "/", headers=dict(self.source.headers))
             response = connection.getresponse()
             if response.status != 200:
-                raise VideoStreamError(f"video refused: HTTP {response.status}")
+                raise VideoStreamError(self.source.refusal(response.status))
             content_type = response.getheader("Content-Type") or self.source.content_type
             transcode = is_mjpeg(content_type)
             epoch: float | None = None
