@@ -12,7 +12,7 @@ import pytest
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from doorward_hub.config import RecordingConfig
-from doorward_hub.drivers import doorbird
+from doorward_hub.drivers.doorbird import driver as doorbird
 from doorward_hub.drivers.base import HubEndpoint
 from doorward_hub.hub import Hub
 
@@ -141,10 +141,10 @@ async def test_doorbird_end_to_end(
     ours = device.favorites_titled(prefix)
     urls = {fav["title"].removeprefix(prefix): fav["value"] for fav in ours.values()}
     notify_base = f"http://{LOOPBACK}:{recording_hub.port}/api/v1/notify/doorbird/{DOORBELL_ID}/"
-    assert set(urls) == {"press", "motion"}
+    assert set(urls) == {"press-1", "motion"}
     assert all(url.startswith(notify_base) for url in urls.values())
     by_title = {fav["title"]: fav_id for fav_id, fav in ours.items()}
-    assert by_title[prefix + "press"] in device.http_outputs("doorbell")
+    assert by_title[prefix + "press-1"] in device.http_outputs("doorbell")
     assert by_title[prefix + "motion"] in device.http_outputs("motion")
     assert device.favorites["http"]["0"]["title"] == "Other system"  # left alone
     assert device.schedule[0]["output"][0]["event"] == "notify"
@@ -180,14 +180,14 @@ async def test_doorbird_end_to_end(
     assert mp4[4:8] == b"ftyp"
 
     # Forged notifications are refused and store nothing.
-    secret_url = urls["press"]
+    secret_url = urls["press-1"]
     forged = secret_url.rsplit("/", 2)[0] + "/not-the-secret/press"
     async with http.get(forged) as response:
         assert response.status == 401
     unknown = secret_url.replace(DOORBELL_ID, "doorbird-1ccae3000000")
     async with http.get(unknown) as response:
         assert response.status == 404
-    async with http.get(secret_url.replace("/press", "/explode")) as response:
+    async with http.get(secret_url.replace("/press-1", "/explode")) as response:
         assert response.status == 401
     async with http.get(f"{api.base}/notify/doorbird/{DOORBELL_ID}") as response:
         assert response.status == 401  # the public rule covers the notify route, not its prefix
