@@ -17,8 +17,8 @@ info.cgi 200, favorites/schedule 401), without "watch always" (`watch_always`: 2
 (`max_streams`, 503 beyond it), the lock-out after failed logins (`lockout_after` failures: 423
 for `lockout_seconds`), stations with several buttons (`buttons`, one doorbell schedule entry
 each, or none with `doorbell_entries=False`), an accessory (`accessory`: `monitor.cgi` is not
-there), and an `info.cgi` MAC other than the announced one (`info_mac`). Every request's path is
-kept in `requests` (to count what the hub sends).
+there), an `info.cgi` MAC other than the announced one (`info_mac`), a busy device (`busy`: 503
+from `info.cgi`). Every request's path is kept in `requests` (to count what the hub sends).
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ class DoorBirdEmulator:
         self.lockout_seconds = lockout_seconds
         self.accessory = accessory
         self.info_mac = info_mac or mac
+        self.busy = False
         self.requests: list[str] = []
         self.streams = 0
         self._failures = 0
@@ -217,7 +218,7 @@ class DoorBirdEmulator:
         expected = "Basic " + base64.b64encode(credentials).decode()
         if request.headers.get("Authorization") != expected:
             self.unauthorized += 1
-            self._failures += 1
+            self._failures += "Authorization" in request.headers  # a failed login
             if self.lockout_after is not None and self._failures >= self.lockout_after:
                 self._locked_until = time.monotonic() + self.lockout_seconds
                 self._failures = 0
@@ -240,6 +241,8 @@ class DoorBirdEmulator:
         return self.watch_always or time.monotonic() - self._last_ring < WATCH_AFTER_RING
 
     async def _info(self, request: web.Request) -> web.Response:
+        if self.busy:
+            return web.Response(status=503, text="503 Service Unavailable")
         version = {
             "FIRMWARE": "000139",
             "BUILD_NUMBER": "58110009",
