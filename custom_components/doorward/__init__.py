@@ -10,6 +10,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .api import DoorwardAuthenticationError, DoorwardClient, DoorwardError
 from .const import CONF_TOKEN_ID, DOMAIN, LOGGER, PLATFORMS
+from .credentials import async_track_credentials_issues
 from .data import DoorwardConfigEntry, DoorwardData, StoredState, create_store, doorbell_identifier
 from .services import async_setup_services
 from .views import DoorwardClipView
@@ -77,6 +78,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: DoorwardConfigEntry) -> 
     data.async_remove_stale_devices()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     data.async_start()
+    entry.async_on_unload(async_track_credentials_issues(hass, data))
     return True
 
 

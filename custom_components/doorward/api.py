@@ -394,6 +394,16 @@ class DoorwardClient:
         )
         return parse(Doorbell, data)
 
+    async def set_credentials(self, doorbell_id: str, username: str, password: str) -> Doorbell:
+        """Hand the hub a doorbell's device credentials (DoorBird); the doorbell as it
+        reconnects with them (its status tells later whether the device accepts them)."""
+        data = await self._json(
+            "PUT",
+            f"/doorbells/{doorbell_id}/credentials",
+            body={"username": username, "password": password},
+        )
+        return parse(Doorbell, data)
+
     async def events(self, after: int = 0, limit: int = 100) -> EventPage:
         """A page of stored events (oldest first) and the hub's highest seq."""
         data = await self._json("GET", "/events", query={"after": str(after), "limit": str(limit)})
