@@ -598,27 +598,32 @@ async def test_d301_events_come_from_the_monitor_stream(
 
 
 async def test_video_refusals_say_what_to_do(
-    hub: Hub, http: aiohttp.ClientSession, emulators: EmulatorFactory
+    tmp_path: Path, http: aiohttp.ClientSession, emulators: EmulatorFactory
 ) -> None:
     """204 without "watch always", 503 when the device has no stream left."""
-    api = await _api(hub, http)
-    device = await emulators(watch_always=False, max_streams=1)
-    await _online(api, device)
-    status, body = await api.call("GET", f"doorbells/{DOORBELL_ID}/video")
-    assert status == 409
-    assert "watch always" in body["message"]
-    status, body = await api.call("GET", f"doorbells/{DOORBELL_ID}/snapshot")
-    assert (status, "watch always" in body["message"]) == (409, True)
-
-    await device.press()  # a ring opens the 5 minutes in which this user may watch
-    async with http.get(
-        f"{api.base}/doorbells/{DOORBELL_ID}/video", headers=api.headers
-    ) as watching:
-        assert watching.status == 200
-        await watching.content.readuntil(b"\xff\xd8")
+    hub = Hub(hub_config(tmp_path / "hub", recording=RecordingConfig(enabled=False)))
+    await hub.start()
+    try:
+        api = await _api(hub, http)
+        device = await emulators(watch_always=False, max_streams=1)
+        await _online(api, device)
         status, body = await api.call("GET", f"doorbells/{DOORBELL_ID}/video")
         assert status == 409
-        assert body["message"].startswith("no video stream left")
+        assert "watch always" in body["message"]
+        status, body = await api.call("GET", f"doorbells/{DOORBELL_ID}/snapshot")
+        assert (status, "watch always" in body["message"]) == (409, True)
+
+        await device.press()  # a ring opens the 5 minutes in which this user may watch
+        async with http.get(
+            f"{api.base}/doorbells/{DOORBELL_ID}/video", headers=api.headers
+        ) as watching:
+            assert watching.status == 200
+            await watching.content.readuntil(b"\xff\xd8")
+            status, body = await api.call("GET", f"doorbells/{DOORBELL_ID}/video")
+            assert status == 409
+            assert body["message"].startswith("no video stream left")
+    finally:
+        await hub.stop()
 
 
 async def test_notification_url_override(
@@ -676,3 +681,34 @@ async def test_notification_url_public_override_needs_no_listening_port() -> Non
     endpoint = HubEndpoint("hub-test", "0.0.0.0", "http://203.0.113.7:18470/")
     url = await endpoint.notify_url(LOOPBACK, "doorbird", "doorbird-1ccae3aabbcc", "s", "motion")
     assert url == "http://203.0.113.7:18470/api/v1/notify/doorbird/doorbird-1ccae3aabbcc/s/motion"
+
+
+async def test_live_viewers_share_the_recorders_stream(
+    recording_hub: Hub, http: aiohttp.ClientSession, emulators: EmulatorFactory
+) -> None:
+    """A DoorBird serving one stream: the recorder and two live viewers use that one."""
+    api = await _api(recording_hub, http)
+    device = await emulators(max_streams=1)
+    await _online(api, device)
+    await wait_for(lambda: device.streams == 1)  # the recorder's
+    await wait_for(lambda: recording_hub.recorder.streams[DOORBELL_ID].content_type)
+    url = f"{api.base}/doorbells/{DOORBELL_ID}/video"
+    async with (
+        http.get(url, headers=api.headers) as first,
+        http.get(url, headers=api.headers) as second,
+    ):
+        for viewer in (first, second):
+            assert viewer.status == 200
+            assert viewer.headers["Content-Type"].endswith("boundary=doorbirdframe")
+            start = await viewer.content.readuntil(b"\xff\xd8")
+            assert start.startswith(b"--doorbirdframe")  # from a part boundary on
+            await viewer.content.readuntil(b"\xff\xd9")  # a whole JPEG
+        assert device.streams == 1
+    await device.press()  # the recorder still records from it
+    assert (await api.next_message("event"))["event"]["type"] == "press"
+
+    async def press_clip() -> bool:
+        _, listed = await api.call("GET", f"clips?doorbell={DOORBELL_ID}&trigger=press")
+        return bool(listed["clips"])
+
+    await wait_for(press_clip, timeout=30)
