@@ -168,6 +168,7 @@ class HubEvent:
     device_time: float | None
     presses: int
     has_snapshot: bool
+    button: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
@@ -183,6 +184,7 @@ class HubEvent:
             presses=presses if isinstance(presses, int) else 1,
             # Not in API v1's documented event object; the hub sends it, and it is optional here.
             has_snapshot=bool(data.get("has_snapshot", False)),
+            button=_opt_str(data, "button"),
         )
 
 

@@ -119,6 +119,16 @@ async def test_credentials_entered_in_home_assistant(
     assert issue(hass, entry.entry_id) is None
     assert device.favorites_titled(f"Doorward {hub.hub_id} ")
 
+    # A ring reaches the doorbell's event entity, with the button the station reported.
+    ring = next(
+        state.entity_id
+        for state in hass.states.async_all("event")
+        if state.entity_id.endswith("_doorbell") and MAC.lower() in state.entity_id
+    )
+    assert await device.press() == [204]
+    await wait_for(lambda: hass.states.get(ring).attributes.get("button") == "1")
+    assert hass.states.get(ring).attributes["event_type"] == "ring"
+
 
 async def test_missing_api_operator_permission_is_its_own_issue(
     hass: HomeAssistant, hub: HubRunner, doorbirds: EmulatorFactory, hass_client: ClientFactory
