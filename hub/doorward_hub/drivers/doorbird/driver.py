@@ -95,7 +95,8 @@ class DoorBirdDriver(DoorbellDriver):
         to leave a device alone."""
         super().__init__(session, hub)
         self._notifications: dict[str, Notifications] = {}
-        self._quiet: dict[str, tuple[float, DeviceLockedOut | CredentialsRejected]] = {}
+        self._locked_until: dict[str, tuple[float, str]] = {}
+        self._refused: dict[str, CredentialsRejected] = {}
         self._door_stations: set[str] = set()
 
     @override
@@ -144,7 +145,8 @@ class DoorBirdDriver(DoorbellDriver):
     def accept_credentials(self, doorbell: Doorbell, entered: Mapping[str, str]) -> dict[str, str]:
         # A new secret with new credentials: the next connection replaces the old registration.
         # Until it has, the device still calls the old secret: those calls stay genuine.
-        self._quiet.pop(doorbell.id, None)
+        self._locked_until.pop(doorbell.id, None)
+        self._refused.pop(doorbell.id, None)
         credentials = {
             "username": entered["username"],
             "password": entered["password"],
@@ -194,31 +196,40 @@ class DoorBirdDriver(DoorbellDriver):
             for event in events
         }
 
-    def _check_quiet(self, doorbell: Doorbell) -> None:
-        """Raise the last refusal while the device is to be left alone."""
-        quiet = self._quiet.get(doorbell.id)
-        if quiet is None:
+    def _check_locked_out(self, doorbell: Doorbell) -> None:
+        """Raise `DeviceLockedOut` while the device's lock-out lasts."""
+        locked = self._locked_until.get(doorbell.id)
+        if locked is None:
             return
-        until, err = quiet
+        until, message = locked
         remaining = until - time.monotonic()
-        if remaining <= 0:
-            del self._quiet[doorbell.id]
-        elif isinstance(err, DeviceLockedOut):
-            raise DeviceLockedOut(str(err), remaining)
-        else:
-            raise err
+        if remaining > 0:
+            raise DeviceLockedOut(message, remaining)
+        del self._locked_until[doorbell.id]
+
+    def _check_media_allowed(self, doorbell: Doorbell) -> None:
+        """Snapshots and video wait for the link: they must not knock on a device that refuses
+        the credentials (each refusal brings a lock-out closer) or has locked the user out."""
+        self._check_locked_out(doorbell)
+        refused = self._refused.get(doorbell.id)
+        if refused is not None:
+            raise refused
+
+    def _refusal(self, doorbell: Doorbell, err: DeviceAuthFailed | DeviceLockedOut) -> Exception:
+        """Remember a refusal of the device; the error to raise for it."""
+        if isinstance(err, DeviceLockedOut):
+            self._locked_until[doorbell.id] = (time.monotonic() + err.retry_after, str(err))
+            return err
+        refusal = CredentialsRejected(CREDENTIALS_REJECTED)
+        self._refused[doorbell.id] = refusal
+        return refusal
 
     async def _identify(self, client: DoorBirdClient, doorbell: Doorbell) -> dict[str, Any]:
         """`info.cgi`, checked: the credentials work and the device is the announced one."""
         try:
             info = await client.info()
-        except DeviceAuthFailed as err:
-            refusal = CredentialsRejected(CREDENTIALS_REJECTED)
-            self._quiet[doorbell.id] = (time.monotonic() + 60.0, refusal)
-            raise refusal from err
-        except DeviceLockedOut as err:
-            self._quiet[doorbell.id] = (time.monotonic() + err.retry_after, err)
-            raise
+        except (DeviceAuthFailed, DeviceLockedOut) as err:
+            raise self._refusal(doorbell, err) from err
         macs = {
             str(info.get(key, "")).replace(":", "").upper()
             for key in ("PRIMARY_MAC_ADDR", "WIFI_MAC_ADDR")
@@ -233,7 +244,7 @@ class DoorBirdDriver(DoorbellDriver):
 
     @override
     async def events(self, doorbell: Doorbell) -> AsyncIterator[DeviceEvent | None]:
-        self._check_quiet(doorbell)
+        self._check_locked_out(doorbell)
         client = self._client(doorbell)
         if not doorbell.credentials.get("secret"):
             raise PairingRefused(CREDENTIALS_NEEDED)
@@ -252,7 +263,10 @@ class DoorBirdDriver(DoorbellDriver):
                 await self._register(client, doorbell, info)
         except DeviceAuthFailed as err:
             # info.cgi took the credentials; favorites or schedule did not.
-            raise CredentialsRejected(PERMISSION_MISSING) from err
+            refusal = self._refused[doorbell.id] = CredentialsRejected(PERMISSION_MISSING)
+            raise refusal from err
+        except DeviceLockedOut as err:
+            raise self._refusal(doorbell, err) from err
 
     async def _register(
         self, client: DoorBirdClient, doorbell: Doorbell, info: dict[str, Any]
@@ -261,6 +275,7 @@ class DoorBirdDriver(DoorbellDriver):
         inputs = registration.notification_inputs(entries, str(info.get("DEVICE-TYPE", "")))
         urls = await self._notify_urls(doorbell, list(inputs))
         done = await registration.register(client, self.hub.hub_id, entries, urls, inputs)
+        self._refused.pop(doorbell.id, None)
         doorbell.credentials.pop("previous_secret", None)  # the device calls the new one now
         if done.added or done.removed or done.enabled:
             _LOGGER.info(
@@ -277,6 +292,7 @@ class DoorBirdDriver(DoorbellDriver):
         """A device without schedule (D301): yield once connected, then read its events from
         the monitor stream; the hub's own favorites are removed (nothing can call them)."""
         await registration.unregister(client, self.hub.hub_id, None)
+        self._refused.pop(doorbell.id, None)
         _LOGGER.info(NO_SCHEDULE, extra={"doorbell_id": doorbell.id})
         notifications = self._notifications_of(doorbell)
         stream = client.monitor()
@@ -291,7 +307,7 @@ class DoorBirdDriver(DoorbellDriver):
     async def unpair(self, doorbell: Doorbell) -> None:
         """Remove the hub's favorites and the schedule outputs that call them."""
         await self._stop_notifications(doorbell.id)
-        self._check_quiet(doorbell)
+        self._check_media_allowed(doorbell)
         client = self._client(doorbell)
         await self._identify(client, doorbell)
         try:
@@ -316,12 +332,15 @@ class DoorBirdDriver(DoorbellDriver):
 
     @override
     async def snapshot(self, doorbell: Doorbell) -> bytes:
-        self._check_quiet(doorbell)
-        return await self._client(doorbell).image()
+        self._check_media_allowed(doorbell)
+        try:
+            return await self._client(doorbell).image()
+        except (DeviceAuthFailed, DeviceLockedOut) as err:
+            raise self._refusal(doorbell, err) from err
 
     @override
     def video_source(self, doorbell: Doorbell) -> VideoSource:
-        self._check_quiet(doorbell)
+        self._check_media_allowed(doorbell)
         client = self._client(doorbell)
         return VideoSource(
             f"{client.base}/video.cgi",
