@@ -77,7 +77,7 @@ class Hub:
             self.hub_id = "hub-" + secrets.token_hex(8)
             await self.store.set_value(HUB_ID_KEY, self.hub_id)
         self.session = aiohttp.ClientSession()
-        endpoint = HubEndpoint(self.hub_id, config.host)
+        endpoint = HubEndpoint(self.hub_id, config.host, config.notify_base_url)
         drivers = create_drivers(self.session, endpoint)
         self.snapshots = SnapshotStore(config.data_dir / "snapshots")
         self.bus = EventBus(self.store, config.press_merge_seconds)

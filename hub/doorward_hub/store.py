@@ -17,7 +17,7 @@ import aiosqlite
 
 from .models import Clip, ClipTrigger, Doorbell, Event, EventType, TokenInfo
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS events (
     time REAL NOT NULL,
     device_time REAL,
     presses INTEGER NOT NULL DEFAULT 1,
-    has_snapshot INTEGER NOT NULL DEFAULT 0
+    has_snapshot INTEGER NOT NULL DEFAULT 0,
+    button TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_doorbell ON events (doorbell_id, seq);
 CREATE TABLE IF NOT EXISTS device_events (
@@ -83,7 +84,8 @@ _ADDED_COLUMNS = {
     "doorbells": {
         "record_audio": "INTEGER NOT NULL DEFAULT 0",
         "retention_days": "REAL",
-    }
+    },
+    "events": {"button": "TEXT"},
 }
 
 
@@ -96,6 +98,7 @@ def _event(row: sqlite3.Row) -> Event:
         device_time=row["device_time"],
         presses=row["presses"],
         has_snapshot=bool(row["has_snapshot"]),
+        button=row["button"],
     )
 
 
@@ -243,11 +246,13 @@ class Store:
         device_key: str | None,
         cursor: str | None,
         merge_seconds: float,
+        button: str | None = None,
     ) -> tuple[Event, bool] | None:
         """Store a device event in one transaction, with the doorbell's new cursor.
 
         Returns (event, merged): `merged` is True when a press was folded into the previous press
-        of the same doorbell within `merge_seconds`. Returns None for a device event already stored.
+        of the same doorbell and button within `merge_seconds`. Returns None for a device event
+        already stored.
         """
         async with self.write_lock:
             if device_key is not None and await self._one(
@@ -258,7 +263,7 @@ class Store:
             merged_into = None
             if event_type is EventType.PRESS and merge_seconds > 0:
                 merged_into = await self._mergeable_press(
-                    doorbell_id, time, device_time, merge_seconds
+                    doorbell_id, time, device_time, merge_seconds, button
                 )
             if merged_into is not None:
                 seq = merged_into.seq
@@ -267,8 +272,9 @@ class Store:
                 )
             else:
                 async with self._db.execute(
-                    "INSERT INTO events (doorbell_id, type, time, device_time) VALUES (?, ?, ?, ?)",
-                    (doorbell_id, event_type.value, time, device_time),
+                    "INSERT INTO events (doorbell_id, type, time, device_time, button)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (doorbell_id, event_type.value, time, device_time, button),
                 ) as inserted:
                     seq = inserted.lastrowid or 0
             if device_key is not None:
@@ -287,7 +293,12 @@ class Store:
             return event, merged_into is not None
 
     async def _mergeable_press(
-        self, doorbell_id: str, time: float, device_time: float | None, merge_seconds: float
+        self,
+        doorbell_id: str,
+        time: float,
+        device_time: float | None,
+        merge_seconds: float,
+        button: str | None,
     ) -> Event | None:
         row = await self._one(
             "SELECT * FROM events WHERE doorbell_id = ? AND type = ? ORDER BY seq DESC LIMIT 1",
@@ -296,6 +307,8 @@ class Store:
         if row is None:
             return None
         last = _event(row)
+        if last.button != button:
+            return None  # another button of the station: another visitor
         # Compare on the device's clock when both have it (replayed presses arrive late).
         if device_time is not None and last.device_time is not None:
             gap = device_time - last.device_time
