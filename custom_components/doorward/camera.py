@@ -1,6 +1,7 @@
 """Camera entities: the live picture and video of each doorbell, relayed by the hub."""
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from homeassistant.components.camera import Camera
 from homeassistant.components.camera.const import CameraEntityFeature
@@ -16,6 +17,8 @@ from .entity import DoorwardDoorbellEntity, async_setup_doorbell_entities
 PARALLEL_UPDATES = 0
 
 CAMERA_DESCRIPTION = EntityDescription(key="camera", name=None)
+# What the camera shows while the doorbell is in privacy mode, instead of a blank view.
+PRIVACY_MODE_PICTURE = Path(__file__).parent / "privacy_mode.jpg"
 
 
 def _entities(data: DoorwardData, doorbell: Doorbell) -> Iterable[Entity]:
@@ -38,16 +41,21 @@ class DoorwardCamera(DoorwardDoorbellEntity, Camera):
 
     def __init__(self, data: DoorwardData, doorbell: Doorbell) -> None:
         """Stream only if the doorbell has video."""
+        self._privacy_picture: bytes | None = None
         DoorwardDoorbellEntity.__init__(self, data, doorbell, CAMERA_DESCRIPTION)
         Camera.__init__(self)
-        if CAPABILITY_VIDEO in doorbell.capabilities:
-            self._attr_supported_features = CameraEntityFeature.STREAM
         self._attr_model = doorbell.model or None
 
     @callback
     def _async_update_attrs(self) -> None:
-        # Privacy mode turns the camera off: no stills, no stream.
-        self._attr_is_on = not self.doorbell.privacy_mode
+        # Privacy mode: no picture and no stream from the device. The camera stays on and shows
+        # a picture that says so (an "off" camera is a blank view, and asking it for a stream
+        # makes Home Assistant log an error); without the stream feature the frontend asks for
+        # pictures only.
+        streams = CAPABILITY_VIDEO in self.doorbell.capabilities and not self.doorbell.privacy_mode
+        self._attr_supported_features = (
+            CameraEntityFeature.STREAM if streams else CameraEntityFeature(0)
+        )
 
     @property
     def available(self) -> bool:
@@ -63,8 +71,14 @@ class DoorwardCamera(DoorwardDoorbellEntity, Camera):
     async def async_camera_image(
         self, width: int | None = None, height: int | None = None
     ) -> bytes | None:
-        """The current picture, fetched through the hub."""
-        if self.doorbell.privacy_mode or CAPABILITY_SNAPSHOT not in self.doorbell.capabilities:
+        """The current picture, fetched through the hub; in privacy mode, a picture saying so."""
+        if self.doorbell.privacy_mode:
+            if self._privacy_picture is None:
+                self._privacy_picture = await self.hass.async_add_executor_job(
+                    PRIVACY_MODE_PICTURE.read_bytes
+                )
+            return self._privacy_picture
+        if CAPABILITY_SNAPSHOT not in self.doorbell.capabilities:
             return None
         return await self._async_hub_request(
             self.data.client.snapshot(self.doorbell_id), "snapshot_failed"
