@@ -15,11 +15,14 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 from playwright.sync_api import Locator, Page, expect
+
+from tests.support import LOOPBACK
 
 from .conftest import BrowserLog, DemoStack
 
@@ -35,6 +38,28 @@ DOORWARD_BLUEPRINTS = (
     "Doorward - record on trigger",
     "Doorward - privacy mode while someone is home",
 )
+# default_config's integrations that work without the internet, a Bluetooth adapter or the
+# go2rtc program (scripts/ha_demo.py says why each other one is left out).
+OFFLINE_DEFAULT_CONFIG = {
+    "assist_pipeline",
+    "assist_satellite",
+    "conversation",
+    "dhcp",
+    "energy",
+    "file",
+    "history",
+    "logbook",
+    "media_source",
+    "mobile_app",
+    "my",
+    "ssdp",
+    "stream",
+    "sun",
+    "usage_prediction",
+    "usb",
+    "webhook",
+    "zeroconf",
+}
 # Parts of Doorward a browser talks to: its pages, its brand images, its media and entities.
 DOORWARD_MARKERS = ("doorward", "doorbell_1", "doorbell_2", "demo_hub")
 
@@ -82,6 +107,16 @@ def test_log_in(page: Page, demo: DemoStack, screenshots: Path) -> None:
     page.wait_for_url("**/home/**")
     expect(visible(page.get_by_text("Welcome doorward"))).to_be_visible()
     shot(page, screenshots, "02-overview")
+
+
+def test_default_config_integrations_loaded(page: Page, demo: DemoStack) -> None:
+    """The parts of default_config that run offline are loaded (none failed on a package)."""
+    components = set(
+        page.evaluate("() => document.querySelector('home-assistant').hass.config.components")
+    )
+    missing = OFFLINE_DEFAULT_CONFIG - components
+    assert not missing, f"not loaded: {sorted(missing)}"
+    assert "doorward" in components
 
 
 def test_integration_page_shows_hub_and_doorbells(
@@ -291,6 +326,16 @@ def test_console_ends_with_one_clear_block(demo: DemoStack) -> None:
     assert "log in as:     doorward / doorward" in block
     code = re.search(r"pairing code:    ([A-Z0-9]{4}-[A-Z0-9]{4})", block)
     assert code is not None
+    # The printed code works (Home Assistant used the first one): a new client pairs with it.
+    request = urllib.request.Request(
+        f"http://{LOOPBACK}:{demo.hub_port}/api/v1/pair",
+        data=json.dumps({"code": code[1], "client_name": "browser test"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        assert json.loads(response.read())["token"]
     for doorbell in demo.doorbells:
         assert f"doorward-hub press {doorbell['url']}" in block
     assert "Traceback" not in console
