@@ -60,6 +60,12 @@ OFFLINE_DEFAULT_CONFIG = {
     "webhook",
     "zeroconf",
 }
+# Each Doorward blueprint and the name of its first input, as the automation editor shows them.
+BLUEPRINT_FIRST_INPUTS = {
+    "Doorward - notify on clip": "Doorbell clips",
+    "Doorward - record on trigger": "When",
+    "Doorward - privacy mode while someone is home": "People",
+}
 # Parts of Doorward a browser talks to: its pages, its brand images, its media and entities.
 DOORWARD_MARKERS = ("doorward", "doorbell_1", "doorbell_2", "demo_hub")
 
@@ -212,6 +218,15 @@ def test_blueprints_listed_and_notify_on_ring_fires(
     for name in DOORWARD_BLUEPRINTS:
         expect(visible(page.get_by_text(name, exact=True)).first).to_be_visible()
     shot(page, screenshots, "11-blueprints")
+    # Each opens in the automation editor with its inputs.
+    for number, (name, first_input) in enumerate(BLUEPRINT_FIRST_INPUTS.items(), 1):
+        page.goto(f"{demo.url}/config/blueprint/dashboard")
+        visible(page.get_by_text(name, exact=True)).first.click()
+        page.wait_for_url("**/config/automation/edit/new")
+        expect(visible(page.get_by_text(first_input, exact=True)).first).to_be_visible()
+        shot(page, screenshots, f"11-blueprint-{number}")
+
+    page.goto(f"{demo.url}/config/blueprint/dashboard")
 
     visible(page.get_by_text("Doorward - notify on ring", exact=True)).first.click()
     page.wait_for_url("**/config/automation/edit/new")
