@@ -22,7 +22,6 @@ from .entity import (
 PARALLEL_UPDATES = 0
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class DoorwardCameraEntityDescription(DoorwardEntityDescription, CameraEntityDescription):
     """A camera of a doorbell and whether the device may show its picture."""
