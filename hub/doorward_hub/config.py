@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import voluptuous as vol
 import yaml
 
-DEFAULT_PORT = 8470
+from doorward_hub.protocol import DEFAULT_PORT
+
 DEFAULT_DATA_DIR = Path("~/.local/share/doorward")
 
 

@@ -36,7 +36,7 @@ import aiohttp
 from aiohttp import web
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
-from doorward_hub.simulator.video import Picture
+from doorward_simulator.video import Picture
 
 LOOPBACK = "127.0.0.1"
 SERVICE_TYPE = "_axis-video._tcp.local."

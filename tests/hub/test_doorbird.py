@@ -11,12 +11,12 @@ import aiohttp
 import pytest
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
-from doorward_hub import doorbells
+from doorward_hub.app import Hub
 from doorward_hub.config import ConfigError, RecordingConfig, validate
-from doorward_hub.drivers.base import HubEndpoint
-from doorward_hub.drivers.doorbird import driver as doorbird
-from doorward_hub.drivers.doorbird import notifications, registration
-from doorward_hub.hub import Hub
+from doorward_hub.devices import doorbells
+from doorward_hub.devices.drivers.base import HubEndpoint
+from doorward_hub.devices.drivers.doorbird import driver as doorbird
+from doorward_hub.devices.drivers.doorbird import notifications, registration
 
 from .conftest import LOOPBACK, free_port, hub_config, pair_client, wait_for
 from .doorbird_emulator import SERVICE_TYPE, DoorBirdEmulator

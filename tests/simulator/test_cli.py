@@ -7,13 +7,14 @@ import asyncio
 import json
 import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from doorward_hub.simulator import cli
+from doorward_simulator import cli
 
 from .conftest import API, LOOPBACK
 
@@ -148,3 +149,15 @@ async def test_simulate_runs_until_sigterm(tmp_path: Path) -> None:
         [d["id"], d["name"], d["url"]] for d in doorbells
     ]
     assert not await asyncio.to_thread(state_file.exists)
+
+
+def test_own_command_lists_the_simulator_commands() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "doorward_simulator", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.startswith("usage: doorward-simulator")
+    assert all(name in result.stdout for name in ("simulate", "press", "motion"))

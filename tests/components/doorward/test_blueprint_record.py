@@ -13,7 +13,7 @@ from homeassistant.setup import async_setup_component
 
 from custom_components.doorward.const import DOMAIN
 from custom_components.doorward.data import doorbell_identifier
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import BACK, FRONT, HubRunner, wait_for
 from .recording import PRE_ROLL, recording_hub, track_clips, wait_buffering

@@ -24,7 +24,7 @@ from custom_components.doorward import (
 from custom_components.doorward.api import Doorbell, parse
 from custom_components.doorward.backoff import Backoff
 from custom_components.doorward.entity import DoorwardEntityDescription
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import FRONT, wait_for
 

@@ -23,7 +23,7 @@ from homeassistant.helpers import (
 from custom_components.doorward import async_remove_config_entry_device
 from custom_components.doorward.const import CONF_TOKEN_ID, DOMAIN
 from custom_components.doorward.data import doorbell_identifier
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import (
     BACK,
