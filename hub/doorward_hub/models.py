@@ -68,6 +68,8 @@ class Event:
     device_time: float | None
     presses: int = 1
     has_snapshot: bool = False
+    button: str | None = None
+    """Which button was pressed, on stations that say (DoorBird inputs `1`, `101`, `102`...)."""
 
 
 class ClipTrigger(StrEnum):

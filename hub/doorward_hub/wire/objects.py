@@ -166,6 +166,9 @@ class Event(WireObject):
     )
     presses: int = field(metadata=_about("presses merged into this event"))
     has_snapshot: bool = field(metadata=_about("`GET /events/{seq}/snapshot` has its picture"))
+    button: str | None = field(
+        metadata=_about("the button pressed, on stations that say (DoorBird: its input)")
+    )
 
     @classmethod
     def of(cls, event: models.Event) -> Self:
@@ -178,6 +181,7 @@ class Event(WireObject):
             device_time=event.device_time,
             presses=event.presses,
             has_snapshot=event.has_snapshot,
+            button=event.button,
         )
 
 

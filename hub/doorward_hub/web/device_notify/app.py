@@ -40,7 +40,9 @@ async def notify(request: web.Request) -> web.Response:
     info = request.match_info
     manager = request.config_dict[DOORBELLS]
     try:
-        genuine = manager.notify(info["driver"], info["doorbell_id"], info["secret"], info["event"])
+        genuine = await manager.notify(
+            info["driver"], info["doorbell_id"], info["secret"], info["event"]
+        )
     except UnknownDoorbell:
         genuine = False
     if not genuine:
