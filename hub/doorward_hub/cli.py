@@ -11,6 +11,7 @@ from . import __version__
 from .auth import Pairing
 from .config import ConfigError, HubConfig, load_config
 from .logs import configure_logging
+from .neighborhood import cli as group_cli
 from .simulator import cli as simulator_cli
 from .store import Store
 
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     code.set_defaults(func=_pairing_code)
 
     simulator_cli.register(commands)
+    group_cli.register(commands)
     return parser
 
 
