@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,10 @@ import pytest
 from nio.crypto.attachments import decrypt_attachment
 from nio.responses import MemoryDownloadResponse
 
-from doorward_hub.exports.exporter import ExportPackage
+from doorward_hub.exports.exporter import Exporter, ExportPackage, ExportRefused, Grant
 from doorward_hub.exports.package import encrypt_file
 from doorward_hub.neighborhood.event_types import POST, GroupPolicy
-from doorward_hub.neighborhood.feed import Comment, NeighborPost
+from doorward_hub.neighborhood.feed import Comment, NeighborFeed, NeighborPost
 from doorward_hub.neighborhood.group_host import GroupHost
 from doorward_hub.neighborhood.posts import GroupPostDelivery
 
@@ -249,3 +250,47 @@ async def test_tampered_manifest_or_clip_is_unverified(group: Group) -> None:
     assert not swapped_post.verified
     assert swapped_post.verification == "item 'clip.mp4' differs from what was signed"
     assert honest_post.verified
+
+
+async def test_one_grant_one_share_and_received_footage_expires(group: Group) -> None:
+    """A grant shares its own item once; received clips go when retention or the manifest's
+    expiry says so, media files included."""
+    clip = make_clip(group.tmp / "g", "g1", 1_790_000_000_000)
+    exporter = Exporter(group.a.identity, group.a.audit)
+    grant = Grant.new("household test", "g1", "neighbor_post")
+    with pytest.raises(ExportRefused, match="another item"):
+        await exporter.export(
+            Grant.new("household test", "g2", "neighbor_post"), clip, group.a.delivery(), "", 30
+        )
+    shared = await exporter.export(grant, clip, group.a.delivery(), "once", 30)
+    with pytest.raises(ExportRefused, match="used already"):
+        await exporter.export(grant, clip, group.a.delivery(), "twice", 30)
+    assert shared.manifest["expires_ms"] - shared.manifest["created_ms"] == 30 * 86_400_000
+
+    post = await until(lambda: group.b.feed.post(shared.reference), group.b.sync)
+    assert post.video_file is not None
+    media = group.b.feed.media / post.video_file
+    now = time.time()
+    for days_later, keep_days, removed in ((8, 365, 0), (8, 7, 1)):
+        later = await NeighborFeed.open(
+            group.b.data_dir / "feed",
+            group.b.membership,
+            group.b.cell,
+            clock=lambda d=days_later: now + d * 86_400,
+        )
+        try:
+            assert await later.enforce_retention(keep_days) == removed
+        finally:
+            await later.close()
+    assert not media.exists()
+    assert await group.b.feed.post(shared.reference) is None
+
+    second = await group.a.share(make_clip(group.tmp / "g", "g3", 1_790_000_000_000), "x")
+    await until(lambda: group.b.feed.post(second.reference), group.b.sync)
+    expired = await NeighborFeed.open(
+        group.b.data_dir / "feed", group.b.membership, group.b.cell, clock=lambda: now + 31 * 86_400
+    )
+    try:
+        assert await expired.enforce_retention(365) == 1  # the manifest allowed 30 days
+    finally:
+        await expired.close()

@@ -9,12 +9,12 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..config import load_config
-from .account import MatrixError
 from .event_types import GroupPolicy
-from .group_host import GroupHost
-from .layout import host_folder
+
+if TYPE_CHECKING:
+    from .group_host import GroupHost
 
 type _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -82,6 +82,12 @@ def _add_data_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="the hub's data folder")
 
 
+def _host_class() -> type[GroupHost]:
+    from .group_host import GroupHost  # noqa: PLC0415 - see `_run`
+
+    return GroupHost
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -93,6 +99,12 @@ def _run(
     command: Callable[[argparse.Namespace, Path], Awaitable[int]],
 ) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        # Matrix and the hub's configuration load only when a group command runs (`--help`
+        # stays light).
+        from ..config import load_config  # noqa: PLC0415
+        from .account import MatrixError  # noqa: PLC0415
+        from .layout import host_folder  # noqa: PLC0415
+
         config = load_config(args.config, {"data_dir": args.data_dir})
         try:
             return asyncio.run(command(args, host_folder(config.data_dir)))
@@ -114,7 +126,7 @@ async def _create(args: argparse.Namespace, folder: Path) -> int:
         legal_bases=tuple(args.legal_basis or GroupPolicy().legal_bases),
         max_export_retention_days=args.max_export_retention_days,
     )
-    host = await GroupHost.sign_in(folder, args.homeserver, args.user, password)
+    host = await _host_class().sign_in(folder, args.homeserver, args.user, password)
     try:
         group = await host.create(args.name, policy)
     finally:
@@ -126,7 +138,7 @@ async def _create(args: argparse.Namespace, folder: Path) -> int:
 
 
 async def _invite(args: argparse.Namespace, folder: Path) -> int:
-    host = GroupHost.restore(folder)
+    host = _host_class().restore(folder)
     try:
         invite = await host.invite(args.homeserver_url)
     finally:
@@ -136,7 +148,7 @@ async def _invite(args: argparse.Namespace, folder: Path) -> int:
 
 
 async def _members(args: argparse.Namespace, folder: Path) -> int:
-    host = GroupHost.restore(folder)
+    host = _host_class().restore(folder)
     try:
         members = await host.members()
     finally:
@@ -160,7 +172,7 @@ async def _members(args: argparse.Namespace, folder: Path) -> int:
 
 
 async def _remove(args: argparse.Namespace, folder: Path) -> int:
-    host = GroupHost.restore(folder)
+    host = _host_class().restore(folder)
     try:
         await host.remove(args.user_id, args.reason)
     finally:
