@@ -6,6 +6,7 @@ import importlib.util
 import secrets
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -50,3 +51,40 @@ def server_admin(homeserver: Any) -> tuple[str, str]:
     name = f"admin-{secrets.token_hex(4)}"
     token = synapse.register(homeserver, name, secrets.token_urlsafe(16), admin=True)
     return f"@{name}:{homeserver.server_name}", token
+
+
+class Connections:
+    """Every address this process connects a socket to while recording (privacy invariant 1:
+    the no-egress check). Uses the interpreter's `socket.connect` audit event."""
+
+    def __init__(self) -> None:
+        """Not recording yet."""
+        self.recording = False
+        self.seen: list[tuple[str, int]] = []
+
+    def hook(self, event: str, args: tuple[Any, ...]) -> None:
+        """The audit hook."""
+        if self.recording and event == "socket.connect":
+            address = args[1]
+            if isinstance(address, tuple):
+                self.seen.append((str(address[0]), int(address[1])))
+
+    @contextmanager
+    def record(self) -> Iterator[list[tuple[str, int]]]:
+        """Record the connections made inside the block."""
+        self.seen = []
+        self.recording = True
+        try:
+            yield self.seen
+        finally:
+            self.recording = False
+
+
+_CONNECTIONS = Connections()
+sys.addaudithook(_CONNECTIONS.hook)
+
+
+@pytest.fixture
+def connections() -> Connections:
+    """The process's outgoing connections, recorded on request."""
+    return _CONNECTIONS

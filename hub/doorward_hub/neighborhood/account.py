@@ -36,6 +36,14 @@ class MatrixError(Exception):
         self.errcode = errcode
 
 
+class HomeserverUnreachable(MatrixError):
+    """No answer from the homeserver (down, wrong URL, network)."""
+
+
+class InviteRejected(MatrixError):
+    """The homeserver did not accept the invite (token used, expired or revoked)."""
+
+
 def checked[R: Response](response: R | ErrorResponse, what: str) -> R:
     """`response` if it is a success; otherwise a `MatrixError` naming `what` failed."""
     if isinstance(response, ErrorResponse):
@@ -95,7 +103,7 @@ async def _call[T](coroutine: Awaitable[T], homeserver: str) -> T:
     try:
         result = await coroutine
     except (aiohttp.ClientError, TimeoutError, OSError) as err:
-        raise MatrixError(f"cannot reach the homeserver {homeserver}: {err}") from err
+        raise HomeserverUnreachable(f"cannot reach the homeserver {homeserver}: {err}") from err
     return result
 
 
@@ -104,7 +112,7 @@ async def register(
 ) -> AsyncClient:
     """Create the account with a registration token (or finish an interrupted registration)."""
     private_dir(folder)
-    credentials = _pending(folder, homeserver, username)
+    credentials, resumed = _pending(folder, homeserver, username)
     client = _new_client(folder, credentials)
     try:
         response = await _call(
@@ -114,6 +122,12 @@ async def register(
             homeserver,
         )
         if isinstance(response, ErrorResponse) and response.status_code == "M_USER_IN_USE":
+            if not resumed:
+                raise InviteRejected(
+                    "this invite was used already (its account exists); "
+                    "ask the group admin for a new invite",
+                    "M_USER_IN_USE",
+                )
             # Our own earlier attempt got this far: log in to the same device.
             await _login(client, credentials, device_name)
         else:
@@ -122,15 +136,13 @@ async def register(
                 "M_UNAUTHORIZED",
                 "M_FORBIDDEN",
             ):
-                raise MatrixError(
+                raise InviteRejected(
                     "the homeserver did not accept the invite's registration token "
                     "(it was used already, expired, or was revoked)",
                     str(response.status_code or "M_FORBIDDEN"),
                 )
             checked(response, "registration")
-        _save(
-            folder, replace(credentials, user_id=client.user_id, access_token=client.access_token)
-        )
+        _save_login(folder, credentials, client)
     except BaseException:
         await close(client)
         raise
@@ -167,13 +179,14 @@ async def _login(client: AsyncClient, credentials: Credentials, device_name: str
     checked(response, "login")
 
 
-def _pending(folder: Path, homeserver: str, username: str) -> Credentials:
+def _pending(folder: Path, homeserver: str, username: str) -> tuple[Credentials, bool]:
+    """The credentials to register with, and whether an earlier attempt already used them."""
     known = read_json(folder / ACCOUNT_FILE)
     if isinstance(known, dict) and known.get("homeserver") == homeserver:
-        return Credentials(**known)
+        return Credentials(**known), True
     credentials = Credentials(homeserver, username, _new_device_id(), secrets.token_urlsafe(24))
     _save(folder, credentials)
-    return credentials
+    return credentials, False
 
 
 def _save_login(folder: Path, credentials: Credentials, client: AsyncClient) -> None:
