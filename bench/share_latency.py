@@ -7,7 +7,7 @@ On loopback, in one run: a real Synapse (`scripts/synapse`, SQLite, test rate li
 host that creates a group, one sharing household hub and `--members` receiving household hubs,
 each the hub's own `NeighborhoodService` (its own data folder, Matrix device, crypto store, feed)
 in this process, all syncing continuously. The sharer shares `--shares` H.264 clips
-(libx264, 640x360, noise so they do not compress: `--clip-seconds` long).
+(libx264, 320x240, noise so they do not compress: `--clip-seconds` long).
 
 Prints:
 - encryption: the export's AES-CTR encryption and SHA-256 of the clip (`encrypt_file`) against
@@ -58,15 +58,15 @@ def load_synapse_script() -> Any:
 
 
 def make_clip(folder: Path, clip_id: str, seconds: float) -> ExportClip:
-    """A noisy 640x360 H.264 MP4 at 10 fps and a JPEG thumbnail."""
+    """A noisy 320x240 H.264 MP4 at 10 fps and a JPEG thumbnail."""
     folder.mkdir(parents=True, exist_ok=True)
     video, thumbnail = folder / f"{clip_id}.mp4", folder / f"{clip_id}.jpg"
     first = None
     with av.open(str(video), "w") as container:
         stream = container.add_stream("libx264", rate=10, options={"preset": "ultrafast"})
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
         for index in range(int(seconds * 10)):
-            frame = av.VideoFrame(640, 360, "yuv420p")
+            frame = av.VideoFrame(320, 240, "yuv420p")
             for plane in frame.planes:
                 plane.update(secrets.token_bytes(plane.buffer_size))
             frame.pts, frame.time_base = index, Fraction(1, 10)
@@ -77,7 +77,7 @@ def make_clip(folder: Path, clip_id: str, seconds: float) -> ExportClip:
             container.mux(packet)
     assert first is not None
     encoder = av.VideoCodecContext.create("mjpeg", "w")
-    encoder.width, encoder.height, encoder.pix_fmt = 640, 360, "yuvj420p"
+    encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuvj420p"
     encoder.time_base = Fraction(1, 1)
     picture = first.reformat(format="yuvj420p")
     picture.pts = 0
@@ -129,7 +129,7 @@ async def run(args: argparse.Namespace) -> None:
             str(i): make_clip(root / "clips", str(i), args.clip_seconds) for i in range(args.shares)
         }
         size = clips["0"].video.stat().st_size
-        print(f"clip: {size / 1e6:.1f} MB, {args.clip_seconds:.0f} s, 640x360 H.264")
+        print(f"clip: {size / 1e6:.1f} MB, {args.clip_seconds:.0f} s, 320x240 H.264")
         copy_ms = median_ms(lambda: shutil.copyfile(clips["0"].video, root / "copy.mp4"))
         encrypt_ms = median_ms(lambda: encrypt_file(clips["0"].video, "video/mp4"))
         print(

@@ -213,15 +213,17 @@ class NeighborFeed:
             "SELECT event_id, video_file, thumbnail_file, manifest FROM posts"
         ) as cursor:
             rows = list(await cursor.fetchall())
-        gone = []
+        gone: list[str] = []
+        files: set[str] = set()
         for event_id, video, thumbnail, manifest in rows:
             expires = json.loads(manifest).get("expires_ms") if manifest else None
             received = await self._received_ms(event_id)
             if received < oldest or (isinstance(expires, int) and expires <= now_ms):
-                for name in (video, thumbnail):
-                    if name:
-                        await asyncio.to_thread((self.media / name).unlink, missing_ok=True)
                 gone.append(event_id)
+                files.update(name for name in (video, thumbnail) if name)
+        kept = {name for event_id, *names, _ in rows if event_id not in gone for name in names}
+        for name in files - kept:  # the same clip shared twice is one file
+            await asyncio.to_thread((self.media / name).unlink, missing_ok=True)
         for event_id in gone:
             await self._db.execute("DELETE FROM posts WHERE event_id = ?", (event_id,))
             await self._db.execute("DELETE FROM comments WHERE post_event_id = ?", (event_id,))
@@ -273,8 +275,10 @@ class NeighborFeed:
     async def _video_post(self, event: GroupEvent, body: str) -> NeighborPost:
         content = event.content
         block = PostBlock.from_content(content)
-        video = await self._fetch(content.get("file"), ".mp4")
         info = content.get("info") if isinstance(content.get("info"), dict) else {}
+        declared = info.get("size") if info else None
+        too_big = isinstance(declared, int) and declared > MAX_MEDIA_BYTES
+        video = None if too_big else await self._fetch(content.get("file"), ".mp4")
         thumbnail = await self._fetch(info.get("thumbnail_file"), ".jpg") if info else None
         verification = await self._verify(event.sender, block, video)
         return NeighborPost(
