@@ -16,7 +16,7 @@ from doorward_hub.exports.identity_key import load_or_create
 from doorward_hub.neighborhood.account import MatrixError
 from doorward_hub.neighborhood.event_types import GroupPolicy, MemberRecord
 from doorward_hub.neighborhood.group_host import GroupHost
-from doorward_hub.neighborhood.membership import GroupEvent, Membership
+from doorward_hub.neighborhood.membership import TIMELINE_LIMIT, GroupEvent, Membership
 
 from .conftest import synapse
 from .element import PlainClient
@@ -155,3 +155,26 @@ async def test_removed_member_sees_why_and_leaving_forgets_the_device(
     finally:
         await old_token.close()  # type: ignore[no-untyped-call]
         await fresh.close()  # type: ignore[no-untyped-call]
+
+
+async def test_long_outage_fills_the_gap(host: GroupHost, tmp_path: Path) -> None:
+    """More messages than one sync returns arrive while the hub is down: after it comes back,
+    the cut-short timeline is filled from the room's history, every message once, in order."""
+    folder = tmp_path / "member"
+    member = await Membership.join(folder, await host.invite(), "Hub D")
+    neighbor = await PlainClient.join(await host.invite(), tmp_path / "element")
+    inbox = Inbox()
+    try:
+        await member.sync_once(inbox, timeout_ms=0)
+        await neighbor.say(member.group.rooms["feed"], "before")
+        await _sync_until(member, inbox, ["before"])
+        await member.close()
+        texts = [f"while away {n}" for n in range(TIMELINE_LIMIT + 30)]
+        for text in texts:
+            await neighbor.say(member.group.rooms["feed"], text)
+        member = Membership.restore(folder)
+        await _sync_until(member, inbox, ["before", *texts])
+        assert len(inbox.deliveries) == len(set(inbox.deliveries))
+    finally:
+        await neighbor.close()
+        await member.close()
