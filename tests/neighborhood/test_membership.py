@@ -13,6 +13,7 @@ from nio.client.async_client import AsyncClient
 from nio.responses import DevicesResponse, ErrorResponse, LoginResponse
 
 from doorward_hub.exports.identity_key import load_or_create
+from doorward_hub.neighborhood import account
 from doorward_hub.neighborhood.account import MatrixError
 from doorward_hub.neighborhood.event_types import GroupPolicy, MemberRecord
 from doorward_hub.neighborhood.group_host import GroupHost
@@ -177,4 +178,24 @@ async def test_long_outage_fills_the_gap(host: GroupHost, tmp_path: Path) -> Non
         assert len(inbox.deliveries) == len(set(inbox.deliveries))
     finally:
         await neighbor.close()
+        await member.close()
+
+
+async def test_join_interrupted_after_registration_finishes_on_the_same_device(
+    host: GroupHost, tmp_path: Path
+) -> None:
+    """A crash after the account was made (the token is spent) does not strand the hub: joining
+    again with the same invite finishes the join on the device it already has."""
+    folder = tmp_path / "member"
+    invite = await host.invite()
+    registered = await account.register(
+        folder, invite.homeserver, invite.username, invite.registration_token, "Hub F"
+    )
+    device_id = registered.device_id
+    await account.close(registered)
+    member = await Membership.join(folder, invite, "Hub F")
+    try:
+        assert member.client.device_id == device_id
+        assert member.group.name == "Elm Street"
+    finally:
         await member.close()

@@ -113,6 +113,8 @@ async def register(
     """Create the account with a registration token (or finish an interrupted registration)."""
     private_dir(folder)
     credentials, resumed = _pending(folder, homeserver, username)
+    if credentials.access_token:
+        return restore(folder)  # registered before a crash; the invite is spent
     client = _new_client(folder, credentials)
     try:
         response = await _call(

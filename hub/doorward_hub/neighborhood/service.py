@@ -141,8 +141,8 @@ class NeighborhoodService:
             raise NeighborhoodError("invalid_location", str(err)) from err
         write_private_json(neighborhood_folder(self._data_dir) / HOME_FILE, {"cell": cell})
         if self._feed is not None:
-            await self._feed.close()
             await self._stop_sync()
+            await self._feed.close()
             await self._open_feed()
         return cell
 
