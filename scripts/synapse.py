@@ -147,14 +147,45 @@ class Homeserver:
         )
 
 
+@dataclass(frozen=True)
+class Postgres:
+    """A PostgreSQL database for Synapse (created with `ENCODING 'UTF8'` and C collation)."""
+
+    host: str
+    port: int
+    user: str
+    database: str
+    password: str | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """Synapse's `database` section."""
+        args: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "database": self.database,
+            "cp_min": 2,
+            "cp_max": 10,
+        }
+        if self.password is not None:
+            args["password"] = self.password
+        return {"name": "psycopg2", "args": args}
+
+
 def configure(
-    data_dir: Path, server_name: str, port: int = 8008, *, test_limits: bool = False
+    data_dir: Path,
+    server_name: str,
+    port: int = 8008,
+    *,
+    test_limits: bool = False,
+    postgres: Postgres | None = None,
 ) -> Homeserver:
     """Generate Synapse's configuration in `data_dir` (once) and apply Doorward's settings.
 
     Synapse writes `homeserver.yaml` with fresh secrets and a signing key; Doorward's settings
     go into `doorward.yaml`, loaded after it: the client API on 127.0.0.1 only, no federation
     listener, registration only with a registration token, no outbound key servers or stats.
+    The database is SQLite in `data_dir` unless `postgres` names one.
     """
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -190,7 +221,9 @@ def configure(
             }
         ],
         "public_baseurl": f"http://{LOOPBACK}:{port}/",
-        "database": {"name": "sqlite3", "args": {"database": str(data_dir / "homeserver.db")}},
+        "database": postgres.settings()
+        if postgres
+        else {"name": "sqlite3", "args": {"database": str(data_dir / "homeserver.db")}},
         "media_store_path": str(data_dir / "media_store"),
         "enable_registration": True,
         "registration_requires_token": True,
@@ -305,6 +338,17 @@ def registration_token(server: Homeserver, admin_token: str, uses: int = 1) -> s
     return str(_request("POST", endpoint, {"uses_allowed": uses}, admin_token)["token"])
 
 
+def _postgres(where: str | None, password_file: Path | None) -> Postgres | None:
+    """`USER@HOST:PORT/DATABASE` from the command line."""
+    if not where:
+        return None
+    user, _, rest = where.partition("@")
+    address, _, database = rest.partition("/")
+    host, _, port = address.rpartition(":")
+    password = password_file.read_text().strip() if password_file else None
+    return Postgres(host, int(port), user, database, password)
+
+
 def main() -> int:
     """The `scripts/synapse` command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -315,6 +359,10 @@ def main() -> int:
     init.add_argument("--server-name", required=True)
     init.add_argument("--port", type=int, default=8008)
     init.add_argument("--test-limits", action="store_true", help="raise rate limits for tests")
+    init.add_argument("--postgres", metavar="USER@HOST:PORT/DATABASE", help="use PostgreSQL")
+    init.add_argument(
+        "--postgres-password-file", type=Path, help="file holding the PostgreSQL password"
+    )
     run = commands.add_parser("start", help="run a configured homeserver until Ctrl-C")
     run.add_argument("data_dir", type=Path)
     account = commands.add_parser("register", help="make an account with the shared secret")
@@ -332,7 +380,13 @@ def main() -> int:
     if args.command == "install":
         print(install())
     elif args.command == "init":
-        server = configure(args.data_dir, args.server_name, args.port, test_limits=args.test_limits)
+        server = configure(
+            args.data_dir,
+            args.server_name,
+            args.port,
+            test_limits=args.test_limits,
+            postgres=_postgres(args.postgres, args.postgres_password_file),
+        )
         print(f"configured {server.server_name} in {server.data_dir}; client API {server.url}")
     elif args.command == "start":
         server = Homeserver.load(args.data_dir.resolve())

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ..support import free_port
+from . import postgres
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,6 +44,24 @@ def homeserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     process = synapse.start(server)
     yield server
     synapse.stop(process)
+
+
+@pytest.fixture(scope="session")
+def postgres_homeserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A second Synapse, on PostgreSQL (as larger groups run it), for the session."""
+    if not synapse.installed():
+        pytest.fail("Synapse is not installed: run `scripts/synapse install` (scripts/test does)")
+    with postgres.cluster(free_port()) as (host, port, user, database):
+        server = synapse.configure(
+            tmp_path_factory.mktemp("synapse-pg"),
+            "city.test",
+            free_port(),
+            test_limits=True,
+            postgres=synapse.Postgres(host, port, user, database),
+        )
+        process = synapse.start(server)
+        yield server
+        synapse.stop(process)
 
 
 @pytest.fixture(scope="session")

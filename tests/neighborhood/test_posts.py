@@ -294,3 +294,28 @@ async def test_one_grant_one_share_and_received_footage_expires(group: Group) ->
         assert await expired.enforce_retention(365) == 1  # the manifest allowed 30 days
     finally:
         await expired.close()
+
+
+async def test_a_group_on_postgresql(postgres_homeserver: Any, tmp_path: Path) -> None:
+    """The same share and receive on a Synapse that keeps its data in PostgreSQL."""
+    admin, password = f"host-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    synapse.register(postgres_homeserver, admin, password, admin=True)
+    host = await GroupHost.sign_in(tmp_path / "host", postgres_homeserver.url, admin, password)
+    await host.create("Market Square", GroupPolicy())
+    a = await Household.join(tmp_path / "a", "Hub A", await host.invite(), HOME_A)
+    b = await Household.join(tmp_path / "b", "Hub B", await host.invite(), HOME_B)
+    try:
+        for _ in range(2):
+            await a.sync()
+            await b.sync()
+        clip = make_clip(tmp_path / "clips", "pg-1", 1_790_000_000_000)
+        shared = await a.share(clip, "on PostgreSQL")
+        post = await until(lambda: b.feed.post(shared.reference), b.sync)
+        assert post.verified, post.verification
+        assert post.video_file is not None
+        assert (b.feed.media / post.video_file).read_bytes() == clip.video.read_bytes()
+        assert not postgres_homeserver.database.exists()  # no SQLite file: PostgreSQL holds it
+    finally:
+        await b.stop()
+        await a.stop()
+        await host.close()
