@@ -181,7 +181,7 @@ class HubEvent:
             time=_str(data, "time"),
             device_time=float(device_time) if isinstance(device_time, int | float) else None,
             presses=presses if isinstance(presses, int) else 1,
-            # Not in API v1's documented event object; the hub sends it, and it is optional here.
+            # Whether the hub stored a picture of the event (docs/hub-api.md, "Events").
             has_snapshot=bool(data.get("has_snapshot", False)),
         )
 

@@ -188,7 +188,7 @@ async def test_press_snapshot_gone_or_hub_down(
     entity = hass.data["domain_entities"]["image"][LAST_PRESS]
     assert await entity.async_image() is None
     await hub.stop()
-    with pytest.raises(Exception, match="Could not get a picture of Front door"):
+    with pytest.raises(Exception, match="Cannot reach the Doorward hub Test hub"):
         await entity.async_image()
 
 
@@ -222,7 +222,7 @@ async def test_camera(
 
     entity = hass.data["domain_entities"]["camera"][CAMERA]
     await hub.stop()
-    with pytest.raises(Exception, match="Could not get a picture of Front door"):
+    with pytest.raises(Exception, match="Cannot reach the Doorward hub Test hub"):
         await entity.async_camera_image()
 
 
@@ -257,7 +257,7 @@ async def test_privacy_mode_switch(
 
     switch = hass.data["domain_entities"]["switch"][PRIVACY]
     await hub.stop()
-    with pytest.raises(Exception, match="Could not change the privacy mode of Front door"):
+    with pytest.raises(Exception, match="Cannot reach the Doorward hub Test hub"):
         await switch.async_turn_on()
 
 
@@ -278,7 +278,7 @@ async def test_hub_restart_no_missed_event(
     await doorbell.press()
     await wait_for(lambda: len(rings) == 1)
 
-    with patch("custom_components.doorward.data.RECONNECT_MIN_DELAY", 0.2):
+    with patch.object(config_entry.runtime_data.backoff, "minimum", 0.2):
         await hub.stop()
         await wait_for(lambda: state(hass, RING) == STATE_UNAVAILABLE)
         assert state(hass, CAMERA) == STATE_UNAVAILABLE
@@ -425,7 +425,7 @@ async def test_unreachable_hub_raises_repair_issue(
     issue_id = f"hub_unreachable_{config_entry.entry_id}"
     with (
         patch("custom_components.doorward.data.UNREACHABLE_ISSUE_DELAY", timedelta(seconds=0.5)),
-        patch("custom_components.doorward.data.RECONNECT_MIN_DELAY", 0.2),
+        patch.object(config_entry.runtime_data.backoff, "minimum", 0.2),
     ):
         await hub.stop()
         issue = await wait_for(lambda: issue_registry.async_get_issue(DOMAIN, issue_id))
@@ -523,7 +523,7 @@ async def test_doorbell_removed_while_disconnected(
     """Removals the push channel could not carry are found on reconnection and at setup."""
     identifier = (DOMAIN, doorbell_identifier(hub.hub_id, FRONT))
     await doorbell.stop()
-    with patch("custom_components.doorward.data.RECONNECT_MIN_DELAY", 3.0):
+    with patch.object(config_entry.runtime_data.backoff, "minimum", 3.0):
         await hub.stop()
         await wait_for(lambda: state(hass, RING) == STATE_UNAVAILABLE)
         await hub.start()
@@ -567,7 +567,7 @@ async def test_diagnostics(
     assert FRONT in diagnostics["press_snapshots"]
     assert config_entry.data["token"] not in str(diagnostics)
 
-    with patch("custom_components.doorward.data.RECONNECT_MIN_DELAY", 5.0):
+    with patch.object(config_entry.runtime_data.backoff, "minimum", 5.0):
         await hub.stop()
         await wait_for(lambda: not config_entry.runtime_data.available)
         diagnostics = await async_get_config_entry_diagnostics(hass, config_entry)
@@ -582,7 +582,7 @@ async def test_another_hub_at_the_address(
     config_entry: ConfigEntry,
 ) -> None:
     """Another hub answering at the address is not followed; the entry waits for its hub."""
-    with patch("custom_components.doorward.data.RECONNECT_MIN_DELAY", 0.2):
+    with patch.object(config_entry.runtime_data.backoff, "minimum", 0.2):
         await hub.stop()
         other = await hub_factory("Other hub", port=hub.port)
         await wait_for(lambda: "another hub" in (config_entry.runtime_data.last_error or ""))
