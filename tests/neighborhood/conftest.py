@@ -2,48 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from ..homeserver import homeserver, synapse
 from ..support import free_port
 from . import postgres
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _load_synapse_script() -> ModuleType:
-    """`scripts/synapse.py`, the same code a user runs to install, configure and start Synapse."""
-    spec = importlib.util.spec_from_file_location("doorward_synapse", REPO / "scripts/synapse.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-synapse = _load_synapse_script()
-
-
-@pytest.fixture(scope="session")
-def homeserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A running Synapse (SQLite, registration by token, raised rate limits) for the session."""
-    if not synapse.installed():
-        pytest.fail("Synapse is not installed: run `scripts/synapse install` (scripts/test does)")
-    server = synapse.configure(
-        tmp_path_factory.mktemp("synapse"), "street.test", free_port(), test_limits=True
-    )
-    process = synapse.start(server)
-    yield server
-    synapse.stop(process)
+__all__ = ["homeserver", "synapse"]
 
 
 @pytest.fixture(scope="session")
