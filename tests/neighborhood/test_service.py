@@ -161,3 +161,26 @@ async def test_removed_hub_is_told_why_after_a_restart(host: GroupHost, tmp_path
         assert refused.value.code == "removed"
     finally:
         await again.stop()
+
+
+async def test_own_posts_are_listed_but_not_announced(host: GroupHost, tmp_path: Path) -> None:
+    """The hub's own share shows in its feed, verified, without a neighbor-post notification."""
+    clip = make_clip(tmp_path / "clips", "5", 1_790_000_000_000)
+    service = await _service(tmp_path / "f", "Hub F", {"5": clip})
+    try:
+        await service.set_home(52.37, 4.89)
+        await service.join((await host.invite()).encode(), "frank")
+        announced: list[NeighborPost | Comment] = []
+        service.subscribe(announced.append)
+        shared = await service.share_clip("5", "mine", "frank")
+
+        async def listed() -> bool:
+            return await service.post(shared.reference) is not None
+
+        await wait_for(listed, timeout=30)
+        post = await service.post(shared.reference)
+        assert post is not None
+        assert post.verified
+        assert announced == []
+    finally:
+        await service.stop()

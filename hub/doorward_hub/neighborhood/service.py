@@ -212,7 +212,7 @@ class NeighborhoodService:
     # feed
 
     def subscribe(self, listener: FeedListener) -> Callable[[], None]:
-        """Call `listener` with each new post and comment."""
+        """Call `listener` with each new post and comment of another member."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
@@ -293,6 +293,9 @@ class NeighborhoodService:
         self._sync_task = asyncio.create_task(self._sync(), name="doorward-group-sync")
 
     def _notify(self, item: NeighborPost | Comment) -> None:
+        """Tell listeners about neighbors' posts and comments (this hub's own stay quiet)."""
+        if self._membership is not None and item.sender == self._membership.group.user_id:
+            return
         for listener in list(self._listeners):
             listener(item)
 
