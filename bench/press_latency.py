@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from doorward_hub.simulator.device import SimulatedDoorbell
+from doorward_simulator.device import SimulatedDoorbell
 
 LOOPBACK = "127.0.0.1"
 

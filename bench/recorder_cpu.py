@@ -33,7 +33,7 @@ from typing import Any
 import aiohttp
 
 from doorward_hub.models import iso_time
-from doorward_hub.simulator.device import SimulatedDoorbell
+from doorward_simulator.device import SimulatedDoorbell
 
 LOOPBACK = "127.0.0.1"
 TICKS = os.sysconf("SC_CLK_TCK")

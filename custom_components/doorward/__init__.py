@@ -10,6 +10,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .api import DoorwardClient, DoorwardError
 from .const import CONF_TOKEN_ID, DOMAIN, LOGGER, PLATFORMS
+from .credentials import async_track_credentials_issues
 from .data import DoorwardConfigEntry, DoorwardData, StoredState, create_store, doorbell_identifier
 from .errors import setup_error
 from .services import async_setup_services
@@ -70,6 +71,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: DoorwardConfigEntry) -> 
     data.async_remove_stale_devices()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     data.async_start()
+    entry.async_on_unload(async_track_credentials_issues(hass, data))
     return True
 
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from homeassistant.components.camera import Camera, CameraEntityDescription
 from homeassistant.components.camera.const import CameraEntityFeature
@@ -23,9 +24,13 @@ PARALLEL_UPDATES = 0
 
 @dataclass(frozen=True, kw_only=True)
 class DoorwardCameraEntityDescription(DoorwardEntityDescription, CameraEntityDescription):
-    """A camera of a doorbell and when it shows something."""
+    """A camera of a doorbell and whether the device may show its picture."""
 
     value_fn: Callable[[Doorbell], bool]
+
+
+# What the camera shows while the doorbell is in privacy mode, instead of a blank view.
+PRIVACY_MODE_PICTURE = Path(__file__).parent / "privacy_mode.jpg"
 
 
 CAMERAS: tuple[DoorwardCameraEntityDescription, ...] = (
@@ -35,7 +40,7 @@ CAMERAS: tuple[DoorwardCameraEntityDescription, ...] = (
         exists_fn=lambda doorbell: bool(
             doorbell.capabilities & {CAPABILITY_SNAPSHOT, CAPABILITY_VIDEO}
         ),
-        # Privacy mode turns the camera off: no stills, no stream.
+        # Privacy mode: the device shows nothing (no stills, no stream).
         value_fn=lambda doorbell: not doorbell.privacy_mode,
     ),
 )
@@ -56,16 +61,15 @@ class DoorwardCamera(DoorwardDoorbellEntity, Camera):
     """Stills from `/doorbells/{id}/snapshot`, video from `/doorbells/{id}/video`."""
 
     entity_description: DoorwardCameraEntityDescription
-    _state_attrs = ("_attr_available", "_attr_is_on")
+    _state_attrs = ("_attr_available", "_attr_supported_features")
 
     def __init__(
         self, data: DoorwardData, doorbell: Doorbell, description: DoorwardCameraEntityDescription
     ) -> None:
         """Stream only if the doorbell has video."""
+        self._privacy_picture: bytes | None = None
         DoorwardDoorbellEntity.__init__(self, data, doorbell, description)
         Camera.__init__(self)
-        if CAPABILITY_VIDEO in doorbell.capabilities:
-            self._attr_supported_features = CameraEntityFeature.STREAM
         self._attr_model = doorbell.model or None
 
     @callback
@@ -73,7 +77,17 @@ class DoorwardCamera(DoorwardDoorbellEntity, Camera):
         super()._async_update_attrs()
         # The picture comes from the device: it must be online.
         self._attr_available = self._attr_available and self.doorbell.online
-        self._attr_is_on = self.entity_description.value_fn(self.doorbell)
+        # Privacy mode: no picture and no stream from the device. The camera stays on and shows
+        # a picture that says so (an "off" camera is a blank view, and asking it for a stream
+        # makes Home Assistant log an error); without the stream feature the frontend asks for
+        # pictures only.
+        streams = (
+            CAPABILITY_VIDEO in self.doorbell.capabilities
+            and self.entity_description.value_fn(self.doorbell)
+        )
+        self._attr_supported_features = (
+            CameraEntityFeature.STREAM if streams else CameraEntityFeature(0)
+        )
 
     async def stream_source(self) -> str | None:
         """The hub's video relay; the token rides in the query (stream workers set no headers)."""
@@ -87,11 +101,14 @@ class DoorwardCamera(DoorwardDoorbellEntity, Camera):
     async def async_camera_image(
         self, width: int | None = None, height: int | None = None
     ) -> bytes | None:
-        """The current picture, fetched through the hub."""
-        if (
-            not self.entity_description.value_fn(self.doorbell)
-            or CAPABILITY_SNAPSHOT not in self.doorbell.capabilities
-        ):
+        """The current picture, fetched through the hub; in privacy mode, a picture saying so."""
+        if not self.entity_description.value_fn(self.doorbell):
+            if self._privacy_picture is None:
+                self._privacy_picture = await self.hass.async_add_executor_job(
+                    PRIVACY_MODE_PICTURE.read_bytes
+                )
+            return self._privacy_picture
+        if CAPABILITY_SNAPSHOT not in self.doorbell.capabilities:
             return None
         return await self._async_hub_request(
             self.data.client.snapshot(self.doorbell_id), "snapshot_failed"

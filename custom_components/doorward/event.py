@@ -121,6 +121,8 @@ class DoorwardEventEntity(DoorwardDoorbellEntity, EventEntity):
         attributes: dict[str, object] = {"seq": event.seq, "time": event.time}
         if event.type == EVENT_PRESS:
             attributes["presses"] = event.presses
+            if event.button is not None:  # stations with several buttons say which
+                attributes["button"] = event.button
         self._trigger_event(event_type, attributes)
         self.async_write_ha_state()
 

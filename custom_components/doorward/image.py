@@ -74,6 +74,13 @@ class DoorwardPressImage(DoorwardDoorbellEntity, ImageEntity):
         self._snapshot = self.entity_description.value_fn(self.data, self.doorbell_id)
         self._attr_image_last_updated = self._snapshot.updated if self._snapshot else None
 
+    @property
+    def entity_picture(self) -> str | None:
+        """No picture before the first press: the frontend shows the icon, asks for nothing."""
+        if self._snapshot is None:
+            return None
+        return super().entity_picture
+
     async def async_added_to_hass(self) -> None:
         """Receive the doorbell's press snapshots."""
         await super().async_added_to_hass()

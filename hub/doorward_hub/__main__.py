@@ -1,5 +1,5 @@
 """`python -m doorward_hub` runs the command line."""
 
-from .cli import main
+from doorward_hub.cli import main
 
 raise SystemExit(main())

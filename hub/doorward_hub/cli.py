@@ -7,13 +7,13 @@ import asyncio
 import sys
 from pathlib import Path
 
-from . import __version__
-from .auth import Pairing
-from .config import ConfigError, HubConfig, load_config
-from .logs import configure_logging
-from .neighborhood import cli as group_cli
-from .simulator import cli as simulator_cli
-from .store import Store
+from doorward_hub import __version__
+from doorward_hub.auth.pairing import Pairing
+from doorward_hub.config import ConfigError, HubConfig, load_config
+from doorward_hub.core.logs import configure_logging
+from doorward_hub.storage.migrations import SchemaTooNew
+from doorward_hub.storage.repositories import Repositories
+from doorward_hub.neighborhood import cli as group_cli
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     configure_logging(config.log_format, config.log_level)
-    from .hub import Hub  # noqa: PLC0415 - keeps `--help` and the other commands light
+    from doorward_hub.app import Hub  # noqa: PLC0415 - keeps `--help` and the other commands light
 
     try:
         asyncio.run(Hub(config).run_until_signalled())
@@ -51,11 +51,12 @@ def _pairing_code(args: argparse.Namespace) -> int:
     config = _load(args)
 
     async def mint() -> str:
-        store = await Store.open(config.data_dir / "hub.db")
+        stored = await Repositories.open(config.data_dir / "hub.db")
         try:
-            return await Pairing(store, config.data_dir / "pairing-code").new_code()
+            code_file = config.data_dir / "pairing-code"
+            return await Pairing(stored.pairing_codes, stored.tokens, code_file).new_code()
         finally:
-            await store.close()
+            await stored.close()
 
     if not (config.data_dir / "hub.db").exists():
         print(f"no hub database in {config.data_dir}; start the hub once first", file=sys.stderr)
@@ -91,9 +92,38 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(code)
     code.set_defaults(func=_pairing_code)
 
-    simulator_cli.register(commands)
+    _register_simulator(commands)
     group_cli.register(commands)
     return parser
+
+
+SIMULATOR_COMMANDS = ("simulate", "press", "motion")
+
+
+def _register_simulator(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The simulator's commands when its package is installed (it is a development tool, not
+    part of the hub's production install); otherwise commands that say how to get it."""
+    try:
+        from doorward_simulator import cli as simulator_cli  # noqa: PLC0415 - optional package
+    except ImportError:
+        for name in SIMULATOR_COMMANDS:
+            # No option prefix: whatever follows is taken as is, then the message explains.
+            missing = commands.add_parser(
+                name, help="simulated doorbells (needs doorward-simulator)", prefix_chars="\0"
+            )
+            missing.add_argument("args", nargs="*")
+            missing.set_defaults(func=_simulator_missing)
+        return
+    simulator_cli.register(commands)
+
+
+def _simulator_missing(args: argparse.Namespace) -> int:
+    print(
+        f"doorward-hub {args.command}: the simulator is not installed; install the "
+        "doorward-simulator package (from a checkout: pip install -e simulator)",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"doorward-hub: {err}", file=sys.stderr)
         return 2
+    except SchemaTooNew as err:
+        print(f"doorward-hub: cannot open the database: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return result

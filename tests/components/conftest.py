@@ -34,9 +34,9 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.event import async_track_state_change_event
 
 from custom_components.doorward.const import DOMAIN
+from doorward_hub.app import Hub
 from doorward_hub.config import HubConfig
-from doorward_hub.hub import Hub
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 from tests import support
 
 LOOPBACK = support.LOOPBACK

@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from doorward_hub.app import Hub
 from doorward_hub.config import HubConfig
-from doorward_hub.hub import Hub
 
 from ..support import LOOPBACK, free_port, wait_for
 

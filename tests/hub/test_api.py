@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from doorward_hub.auth import MAX_FAILED_ATTEMPTS
-from doorward_hub.hub import Hub
+from doorward_hub.app import Hub
+from doorward_hub.auth.pairing import MAX_FAILED_ATTEMPTS
 
 from .conftest import LOOPBACK, pair_client
 
@@ -223,11 +223,9 @@ async def test_openapi_describes_every_route(hub: Hub, http: aiohttp.ClientSessi
         for method in item
         if method != "parameters"
     }
-    runner = hub._runner
-    assert runner is not None
     served = {
         (route.method, route.resource.canonical)
-        for route in runner.app.router.routes()
+        for route in hub.web_app.router.routes()
         if route.method != "HEAD" and route.resource is not None
     }
     assert served == documented

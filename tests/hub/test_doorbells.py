@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from doorward_hub.hub import Hub
-from doorward_hub.simulator.device import SimulatedDoorbell
+from doorward_hub.app import Hub
+from doorward_simulator.device import SimulatedDoorbell
 
 from .conftest import LOOPBACK, hub_config, pair_client, wait_for
 

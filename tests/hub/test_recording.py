@@ -19,16 +19,16 @@ import av
 import pytest
 from aiohttp import web
 
-from doorward_hub.clips import ClipLibrary
+from doorward_hub.app import Hub
 from doorward_hub.config import ConfigError, RecordingConfig, validate
-from doorward_hub.drivers.base import VideoSource
-from doorward_hub.events import EventBus
-from doorward_hub.hub import Hub
+from doorward_hub.devices.drivers.base import VideoSource
+from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip, ClipTrigger
-from doorward_hub.recorder import DoorbellStream
-from doorward_hub.simulator.device import SimulatedDoorbell
-from doorward_hub.simulator.video import Picture
-from doorward_hub.store import Store
+from doorward_hub.recording.library import ClipLibrary
+from doorward_hub.recording.stream import DoorbellStream
+from doorward_hub.storage.repositories import Repositories
+from doorward_simulator.device import SimulatedDoorbell
+from doorward_simulator.video import Picture
 
 from .conftest import LOOPBACK, Process, free_port, hub_config, pair_client, wait_for
 from .test_processes import serve_args, start_simulator, wait_until_serving
@@ -304,9 +304,13 @@ async def test_a_stream_that_is_not_video_never_takes_the_hub_down(tmp_path: Pat
     site = web.TCPSite(runner, LOOPBACK, 0)
     await site.start()
     port = runner.addresses[0][1]
-    store = await Store.open(tmp_path / "hub.db")
+    stored = await Repositories.open(tmp_path / "hub.db")
     library = ClipLibrary(
-        store, tmp_path / "clips", RecordingConfig(), EventBus(store, 2.0), lambda _: None
+        stored.clips,
+        tmp_path / "clips",
+        RecordingConfig(),
+        EventBus(stored.events, 2.0),
+        lambda _: None,
     )
     executor = ThreadPoolExecutor(2)
     stream = DoorbellStream(
@@ -325,7 +329,7 @@ async def test_a_stream_that_is_not_video_never_takes_the_hub_down(tmp_path: Pat
         assert stream.trigger(ClipTrigger.MANUAL, None, None, 1.0) is None
     finally:
         await stream.stop()
-        await store.close()
+        await stored.close()
         await runner.cleanup()
         executor.shutdown()
 
@@ -349,9 +353,11 @@ async def record_from(
     runner = web.AppRunner(app, shutdown_timeout=1)
     await runner.setup()
     await web.TCPSite(runner, LOOPBACK, 0).start()
-    store = await Store.open(tmp_path / "hub.db")
+    stored = await Repositories.open(tmp_path / "hub.db")
     config = RecordingConfig(pre_roll_seconds=1.0, post_roll_seconds=1.0)
-    library = ClipLibrary(store, tmp_path / "clips", config, EventBus(store, 2.0), lambda _: None)
+    library = ClipLibrary(
+        stored.clips, tmp_path / "clips", config, EventBus(stored.events, 2.0), lambda _: None
+    )
     done: asyncio.Queue[Clip | None] = asyncio.Queue()
     tasks: set[asyncio.Task[None]] = set()
 
@@ -378,7 +384,7 @@ async def record_from(
         clip = await asyncio.wait_for(done.get(), 20)
     finally:
         await stream.stop()
-        await store.close()
+        await stored.close()
         await runner.cleanup()
         executor.shutdown()
     assert clip is not None
@@ -424,10 +430,10 @@ async def test_mjpeg_sources_are_transcoded_to_h264(tmp_path: Path) -> None:
 async def test_retention_deletes_old_clips_and_honours_the_limits(
     session: SessionFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "doorward_hub.clips")
+    caplog.set_level(logging.INFO, "doorward_hub.recording.library")
     client = await session(max_total_mb=1, retention_days=7, min_free_mb=0)
     library = client.hub.recorder.library
-    store = client.hub.store
+    store = client.hub.repositories.clips
     now = time.time()
 
     async def add(doorbell_id: str, age_days: float, size: int) -> Clip:
@@ -478,7 +484,7 @@ async def test_retention_deletes_old_clips_and_honours_the_limits(
 
 async def test_clip_listing_pages_and_filters(session: SessionFactory) -> None:
     client = await session()
-    store, library = client.hub.store, client.hub.recorder.library
+    store, library = client.hub.repositories.clips, client.hub.recorder.library
     ids = []
     for index in range(5):
         name = library.new_file_name("front" if index % 2 else "back", 1000.0 + index)

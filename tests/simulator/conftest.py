@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 LOOPBACK = "127.0.0.1"
 API = "/doorward/v1"

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from .conftest import API, LOOPBACK, bearer, ffprobe, pair, post_sim
 

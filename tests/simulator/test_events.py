@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from .conftest import API, LOOPBACK, bearer, pair, post_sim, receive_json
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 import av
 
-from doorward_hub.simulator import SimulatedDoorbell
-from doorward_hub.simulator.video import PTS_CLOCK, Box, Picture
+from doorward_simulator import SimulatedDoorbell
+from doorward_simulator.video import PTS_CLOCK, Box, Picture
 
 from .conftest import API, bearer, ffprobe, pair
 

@@ -8,8 +8,8 @@ import re
 from zeroconf import ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from doorward_hub.simulator import SimulatedDoorbell, Simulator
-from doorward_hub.simulator.device import SERVICE_TYPE
+from doorward_simulator import SimulatedDoorbell, Simulator
+from doorward_simulator.device import SERVICE_TYPE
 
 from .conftest import LOOPBACK
 

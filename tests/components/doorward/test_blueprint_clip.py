@@ -15,7 +15,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.doorward.const import DOMAIN
 from custom_components.doorward.data import doorbell_identifier
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import FRONT, HubRunner, wait_for
 from .recording import CLIP_EVENT, recording_hub, track_clips, wait_buffering

@@ -15,7 +15,7 @@ from zeroconf import ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from custom_components.doorward.const import CONF_TOKEN_ID, DOMAIN
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import (
     LOOPBACK,

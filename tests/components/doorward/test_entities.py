@@ -24,7 +24,7 @@ from custom_components.doorward import (
 from custom_components.doorward.api import Doorbell, parse
 from custom_components.doorward.backoff import Backoff
 from custom_components.doorward.entity import DoorwardEntityDescription
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import FRONT, wait_for
 
@@ -166,8 +166,10 @@ async def test_entities_write_state_only_when_it_changed(
     await hass.async_block_till_done()
     assert not writes, writes
 
-    # Privacy mode on: the switch and the camera change, nothing else.
+    # Privacy mode on: the switch and the camera change, nothing else. The camera drops its
+    # stream feature, so Home Assistant's camera base class refreshes its stream providers and
+    # writes the state a second time by itself (`Camera._async_write_ha_state`).
     await hass.services.async_call("switch", "turn_on", {"entity_id": PRIVACY}, blocking=True)
-    await wait_for(lambda: writes[CAMERA])
+    await wait_for(lambda: writes[CAMERA] >= 2)
     await hass.async_block_till_done()
-    assert writes == Counter({PRIVACY: 1, CAMERA: 1})
+    assert writes == Counter({PRIVACY: 1, CAMERA: 2})

@@ -23,7 +23,7 @@ from homeassistant.helpers import (
 from custom_components.doorward import async_remove_config_entry_device
 from custom_components.doorward.const import CONF_TOKEN_ID, DOMAIN
 from custom_components.doorward.data import doorbell_identifier
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import (
     BACK,
@@ -147,9 +147,13 @@ async def test_press_snapshot_image(
     """The image entity shows the picture the hub stored for the press, fetched from the hub."""
     entity = hass.data["domain_entities"]["image"][LAST_PRESS]
     assert await entity.async_image() is None  # no press yet
+    # ...and no picture link, so the frontend shows the icon instead of asking for one.
+    assert "entity_picture" not in hass.states.get(LAST_PRESS).attributes
 
     await doorbell.press()
     await wait_for(lambda: state(hass, LAST_PRESS) not in (None, STATE_UNKNOWN))
+    picture = hass.states.get(LAST_PRESS).attributes["entity_picture"]
+    assert picture.startswith(f"/api/image_proxy/{LAST_PRESS}?token=")
     seq = (await hub_seqs(hub))[-1]
     stored = (hub.config.data_dir / "snapshots" / f"{seq}.jpg").read_bytes()
 
@@ -231,26 +235,35 @@ async def test_camera(
 async def test_privacy_mode_switch(
     hass: HomeAssistant, hub: HubRunner, doorbell: SimulatedDoorbell, config_entry: ConfigEntry
 ) -> None:
-    """The switch sets the hub's privacy mode; the camera is off meanwhile."""
+    """The switch sets the hub's privacy mode; meanwhile the camera shows only a notice."""
     from homeassistant.components import camera
+    from homeassistant.components.camera import CameraEntityFeature
 
+    from custom_components.doorward.camera import PRIVACY_MODE_PICTURE
+
+    entity = hass.data["domain_entities"]["camera"][CAMERA]
+    assert entity.supported_features & CameraEntityFeature.STREAM
+    live = await camera.async_get_image(hass, CAMERA)
     await hass.services.async_call("switch", "turn_on", {"entity_id": PRIVACY}, blocking=True)
     assert state(hass, PRIVACY) == STATE_ON
     assert (await hub.doorbell(FRONT))["privacy_mode"] is True
-    entity = hass.data["domain_entities"]["camera"][CAMERA]
-    assert entity.is_on is False
-    assert await entity.async_camera_image() is None
+    # No picture and no video from the device: the notice picture, and no stream offered
+    # (the frontend then asks for no stream, so Home Assistant logs no error).
+    notice = await camera.async_get_image(hass, CAMERA)
+    assert notice.content == PRIVACY_MODE_PICTURE.read_bytes() != live.content
+    assert notice.content.startswith(b"\xff\xd8")
+    assert not entity.supported_features & CameraEntityFeature.STREAM
+    assert not hass.states.get(CAMERA).attributes["supported_features"]
     assert await entity.stream_source() is None
-    with pytest.raises(Exception, match="Camera is off"):
-        await camera.async_get_image(hass, CAMERA)
-    with pytest.raises(Exception, match="Camera is off"):
-        await camera.async_get_stream_source(hass, CAMERA)
+    assert await camera.async_get_stream_source(hass, CAMERA) is None
 
     # Changed on the hub by someone else: pushed to Home Assistant.
     status, _ = await hub.api("PATCH", f"/doorbells/{FRONT}", json={"privacy_mode": False})
     assert status == 200
     await wait_for(lambda: state(hass, PRIVACY) == STATE_OFF)
-    assert entity.is_on is True
+    assert entity.supported_features & CameraEntityFeature.STREAM
+    assert (await camera.async_get_image(hass, CAMERA)).content != notice.content
+    assert await entity.stream_source() is not None
 
     await hass.services.async_call("switch", "turn_on", {"entity_id": PRIVACY}, blocking=True)
     await hass.services.async_call("switch", "turn_off", {"entity_id": PRIVACY}, blocking=True)

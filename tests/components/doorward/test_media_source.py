@@ -30,7 +30,7 @@ from pytest_homeassistant_custom_component.typing import (
 from custom_components.doorward.api import Clip, DoorwardApiError, parse
 from custom_components.doorward.const import DOMAIN
 from custom_components.doorward.data import doorbell_identifier
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import FRONT, LOOPBACK, HubRunner, async_add_hub, free_port, wait_for
 from .recording import CLIP_EVENT, PRE_ROLL, recording_hub, track_clips, wait_buffering

@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.doorward.const import DOMAIN
 from custom_components.doorward.data import doorbell_identifier
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import FRONT, HubRunner, wait_for
 from .recording import CLIP_EVENT, recording_hub, wait_buffering

@@ -30,7 +30,7 @@ from custom_components.doorward.api import (
     parse,
 )
 from custom_components.doorward.data import decode_message
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import FRONT, LOOPBACK, HubRunner, free_port, track_events, wait_for
 

@@ -15,7 +15,7 @@ from homeassistant.helpers import device_registry as dr
 from custom_components.doorward.const import DEFAULT_RECORD_SECONDS, DOMAIN, MAX_RECORD_SECONDS
 from custom_components.doorward.data import doorbell_identifier
 from custom_components.doorward.services import RECORD_SCHEMA
-from doorward_hub.simulator import SimulatedDoorbell
+from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import FRONT, HubRunner, wait_for
 from .recording import recording_hub

@@ -1,0 +1,210 @@
+"""The composition root: builds every part of the hub, starts them in order and stops them in
+reverse. What started is stopped, nothing else; a failing stop does not keep the rest open."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+from contextlib import AsyncExitStack
+
+import aiohttp
+from aiohttp import WSCloseCode, web
+from zeroconf import InterfaceChoice
+from zeroconf.asyncio import AsyncZeroconf
+
+from doorward_hub import __version__
+from doorward_hub.auth.pairing import Pairing
+from doorward_hub.auth.tokens import TokenRegistry
+from doorward_hub.config import HubConfig
+from doorward_hub.devices.discovery import Discovery, advertise_hub, advertised_addresses
+from doorward_hub.devices.doorbells import DoorbellManager
+from doorward_hub.devices.drivers import create_drivers
+from doorward_hub.devices.drivers.base import HubEndpoint
+from doorward_hub.devices.snapshots import SnapshotStore
+from doorward_hub.events.bus import EventBus
+from doorward_hub.recording.library import ClipLibrary
+from doorward_hub.recording.recorder import Recorder
+from doorward_hub.storage.repositories import Repositories
+from doorward_hub.web.keys import HubIdentity
+from doorward_hub.web.server import create_app
+
+_LOGGER = logging.getLogger(__name__)
+
+HUB_ID_KEY = "hub_id"
+HOUSEKEEPING_INTERVAL = 60.0
+
+
+class Hub:
+    """One Doorward hub. `await start()`, then `await stop()` (or `run_until_signalled()`)."""
+
+    repositories: Repositories
+    session: aiohttp.ClientSession
+    bus: EventBus
+    doorbells: DoorbellManager
+    recorder: Recorder
+    snapshots: SnapshotStore
+    pairing: Pairing
+    tokens: TokenRegistry
+    web_app: web.Application
+    hub_id: str
+    port: int
+
+    def __init__(self, config: HubConfig) -> None:
+        """Prepare a hub; nothing runs until `start`."""
+        self.config = config
+        self._stack: AsyncExitStack | None = None
+
+    async def start(self) -> None:
+        """Open the database, serve the API, advertise, and start finding doorbells.
+
+        If any step fails, what was already started is stopped again before the error propagates.
+        """
+        async with AsyncExitStack() as stack:
+            await self._start(stack)
+            self._stack = stack.pop_all()
+
+    async def stop(self) -> None:
+        """Shut down gracefully: every stored event stays stored, clients are told to resume."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+            _LOGGER.info("Hub stopped", extra={"hub_id": self.hub_id})
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        """Start each part and push its stop; `stack` unwinds them in reverse."""
+        config = self.config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.repositories = repositories = await Repositories.open(config.data_dir / "hub.db")
+        stack.push_async_callback(repositories.close)
+        self.hub_id = await self._identity(repositories)
+
+        self.session = aiohttp.ClientSession()
+        stack.push_async_callback(self.session.close)
+        endpoint = HubEndpoint(self.hub_id, config.host, config.notify_base_url)
+        drivers = create_drivers(self.session, endpoint)
+        self.snapshots = SnapshotStore(config.data_dir / "snapshots")
+        self.bus = EventBus(repositories.events, config.press_merge_seconds)
+        self.pairing = Pairing(
+            repositories.pairing_codes, repositories.tokens, config.data_dir / "pairing-code"
+        )
+        self.tokens = TokenRegistry(repositories.tokens)
+        await self.tokens.load()
+        await self.pairing.refresh_console_code("hub started")
+        self.doorbells = DoorbellManager(
+            store=repositories.doorbells,
+            events=repositories.events,
+            settings=repositories.settings,
+            bus=self.bus,
+            snapshots=self.snapshots,
+            drivers=drivers,
+            hub_id=self.hub_id,
+            hub_name=config.name,
+            adoption=config.adoption,
+        )
+        library = ClipLibrary(
+            repositories.clips,
+            config.data_dir / "clips",
+            config.recording,
+            self.bus,
+            self._retention_days,
+        )
+        self.recorder = Recorder(config.recording, library, self.doorbells)
+        self.doorbells.add_listener(self.recorder)
+
+        # The web server goes last on the way down: doorbell links close first, so in-flight
+        # events are stored and published, then clients are told to resume, then it closes.
+        self.web_app = create_app(
+            identity=HubIdentity(self.hub_id, config.name),
+            repositories=repositories,
+            doorbells=self.doorbells,
+            bus=self.bus,
+            snapshots=self.snapshots,
+            recorder=self.recorder,
+            pairing=self.pairing,
+            tokens=self.tokens,
+            session=self.session,
+        )
+        runner = web.AppRunner(self.web_app, handle_signals=False, shutdown_timeout=5)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        stack.callback(self.bus.close_all, WSCloseCode.GOING_AWAY, "hub shutting down")
+        await self.recorder.start()
+        stack.push_async_callback(self.recorder.stop)  # finishes the clips being written
+        stack.push_async_callback(self.doorbells.close)
+        await self.doorbells.load()
+
+        await web.TCPSite(runner, config.host, config.port).start()
+        self.port = int(runner.addresses[0][1])
+        endpoint.listening(self.port)
+
+        zeroconf = AsyncZeroconf(interfaces=config.zeroconf_interfaces or InterfaceChoice.All)
+        stack.push_async_callback(zeroconf.async_close)
+        discovery = Discovery(zeroconf, drivers, self.doorbells.announced, self.doorbells.withdrawn)
+        await discovery.start()
+        stack.push_async_callback(discovery.stop)
+        if config.advertise:
+            await self._advertise(stack, zeroconf)
+        housekeeping = asyncio.create_task(self._keep_house(), name="housekeeping")
+        stack.push_async_callback(_cancel, housekeeping)
+        _LOGGER.info(
+            "Hub running",
+            extra={"hub_id": self.hub_id, "port": self.port, "data_dir": str(config.data_dir)},
+        )
+
+    @staticmethod
+    async def _identity(repositories: Repositories) -> str:
+        """The hub's id, made once and kept."""
+        hub_id = await repositories.settings.get_value(HUB_ID_KEY)
+        if not hub_id:
+            hub_id = "hub-" + secrets.token_hex(8)
+            await repositories.settings.set_value(HUB_ID_KEY, hub_id)
+        return hub_id
+
+    async def _advertise(self, stack: AsyncExitStack, zeroconf: AsyncZeroconf) -> None:
+        """Register the hub's mDNS service; on the way down, withdraw it (goodbye awaited)."""
+        service, announcing = await advertise_hub(
+            zeroconf,
+            hub_id=self.hub_id,
+            name=self.config.name,
+            version=__version__,
+            port=self.port,
+            addresses=advertised_addresses(self.config.host, self.config.zeroconf_interfaces),
+        )
+
+        async def withdraw() -> None:
+            await _cancel(announcing)
+            await (await zeroconf.async_unregister_service(service))
+
+        stack.push_async_callback(withdraw)
+
+    def _retention_days(self, doorbell_id: str) -> float | None:
+        doorbell = self.doorbells.doorbells.get(doorbell_id)
+        return None if doorbell is None else doorbell.retention_days
+
+    async def _keep_house(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            await self.pairing.refresh_if_expired()
+
+    async def run_until_signalled(self) -> None:
+        """Start, run until SIGINT or SIGTERM, then stop."""
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        await self.start()
+        try:
+            await stopping.wait()
+        finally:
+            await self.stop()
+
+
+async def _cancel(future: asyncio.Future[None]) -> None:
+    """Cancel `future` unless it is done, and wait until it is."""
+    if not future.done():
+        future.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await future

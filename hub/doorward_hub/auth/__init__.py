@@ -1,0 +1,1 @@
+"""Who may talk to the hub: one-time pairing codes and client tokens."""

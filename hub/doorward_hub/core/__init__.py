@@ -1,0 +1,1 @@
+"""Shared machinery every part of the hub uses: tasks, back-off, atomic files, logs."""

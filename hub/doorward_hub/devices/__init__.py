@@ -1,0 +1,1 @@
+"""Doorbells: discovery on the LAN, adoption, one link per doorbell, vendor drivers."""

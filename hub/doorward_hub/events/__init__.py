@@ -1,0 +1,1 @@
+"""Events: device events stored in order, merged presses, fanned out to clients."""

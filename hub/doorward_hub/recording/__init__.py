@@ -1,0 +1,1 @@
+"""Recording: pre-roll stream buffers, the clip writer, the clip library and retention."""

@@ -1,0 +1,179 @@
+"""The clip library: the clips folder, its index in the store, and retention.
+
+A clip is `<name>.mp4` plus its thumbnail `<name>.jpg`. Files are written under a `.partial` name
+and renamed into place before the index row is added; deletion removes the row first. So after a
+crash the folder and the index can only disagree by leftovers, which `reconcile` removes at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from doorward_hub.config import RecordingConfig
+from doorward_hub.core.files import PARTIAL_SUFFIX
+from doorward_hub.events.bus import EventBus
+from doorward_hub.models import Clip
+from doorward_hub.storage.clips import ClipRepository
+
+_LOGGER = logging.getLogger(__name__)
+
+
+RETENTION_INTERVAL = 60.0
+MIB = 1024 * 1024
+DAY = 86400.0
+_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
+
+
+def free_bytes(folder: Path) -> int:
+    """How much room is left where `folder` lives (blocking)."""
+    return shutil.disk_usage(folder).free
+
+
+class ClipLibrary:
+    """Stores, lists and deletes clips; enforces age, size and free-space limits."""
+
+    def __init__(
+        self,
+        store: ClipRepository,
+        folder: Path,
+        config: RecordingConfig,
+        bus: EventBus,
+        retention_days: Callable[[str], float | None],
+    ) -> None:
+        """Use (and create) `folder`; `retention_days(doorbell_id)` overrides the default age."""
+        self.folder = folder
+        self._store = store
+        self._config = config
+        self._bus = bus
+        self._retention_days = retention_days
+        self._lock = asyncio.Lock()  # one retention pass or deletion at a time
+        self._task: asyncio.Task[None] | None = None
+        self.free_bytes: Callable[[Path], int] = free_bytes  # replaceable in tests
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, file_name: str) -> Path:
+        """Where a clip file (video or thumbnail) is."""
+        return self.folder / file_name
+
+    def new_file_name(self, doorbell_id: str, start: float) -> str:
+        """A fresh, unique, sortable file name for a clip of `doorbell_id` starting at `start`."""
+        stamp = datetime.fromtimestamp(start, UTC).strftime("%Y%m%dT%H%M%SZ")
+        return f"{_UNSAFE.sub('_', doorbell_id)}_{stamp}_{secrets.token_hex(3)}.mp4"
+
+    async def start(self) -> None:
+        """Clean up after a crash, apply retention, and keep applying it every minute."""
+        await self.reconcile()
+        await self.enforce_retention()
+        self._task = asyncio.create_task(self._keep_applying(), name="clip retention")
+
+    async def stop(self) -> None:
+        """Stop the periodic retention pass."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _keep_applying(self) -> None:
+        while True:
+            await asyncio.sleep(RETENTION_INTERVAL)
+            try:
+                await self.enforce_retention()
+            except OSError:
+                _LOGGER.exception("Retention pass failed")
+
+    async def reconcile(self) -> None:
+        """Make folder and index agree: drop partial files, rows without a video, stray files."""
+        clips = await self._store.all_clips()
+        names = await asyncio.to_thread(lambda: {p.name for p in self.folder.iterdir()})
+        missing = [clip for clip in clips if clip.file_name not in names]
+        if missing:
+            await self._store.delete_clips([clip.id for clip in missing])
+            for clip in missing:
+                _LOGGER.warning(
+                    "Removed a clip whose file is missing",
+                    extra={"clip_id": clip.id, "file": clip.file_name},
+                )
+        indexed = {clip.file_name for clip in clips} | {clip.thumbnail_name for clip in clips}
+        stray = sorted(
+            name
+            for name in names
+            if name.endswith(PARTIAL_SUFFIX)
+            or (name.endswith((".mp4", ".jpg")) and name not in indexed)
+        )
+        for name in stray:
+            await asyncio.to_thread(self.path(name).unlink, missing_ok=True)
+            _LOGGER.info("Removed a leftover clip file", extra={"file": name})
+        for clip in missing:
+            await asyncio.to_thread(self.path(clip.thumbnail_name).unlink, missing_ok=True)
+
+    async def add(self, clip: Clip) -> Clip:
+        """Index a clip whose files are in place, announce it, and apply the size limits."""
+        clip = await self._store.add_clip(clip)
+        _LOGGER.info(
+            "Recorded a clip",
+            extra={
+                "clip_id": clip.id,
+                "doorbell_id": clip.doorbell_id,
+                "trigger": clip.trigger.value,
+                "seconds": round(clip.end - clip.start, 2),
+                "bytes": clip.size,
+            },
+        )
+        self._bus.publish({"type": "clip", "clip": clip.to_json()})
+        await self.enforce_retention()
+        return clip
+
+    async def delete(self, clip: Clip, reason: str) -> None:
+        """Remove a clip: its index row first, then its files; logged and announced."""
+        async with self._lock:
+            await self._delete(clip, reason)
+
+    async def _delete(self, clip: Clip, reason: str) -> None:
+        await self._store.delete_clips([clip.id])
+        for name in (clip.file_name, clip.thumbnail_name):
+            await asyncio.to_thread(self.path(name).unlink, missing_ok=True)
+        _LOGGER.info(
+            "Deleted clip %s (%s)",
+            clip.id,
+            reason,
+            extra={"clip_id": clip.id, "doorbell_id": clip.doorbell_id, "reason": reason},
+        )
+        self._bus.publish({"type": "clip_removed", "clip_id": clip.id})
+
+    async def enforce_retention(self) -> list[Clip]:
+        """Delete clips past their doorbell's age limit, then the oldest ones while the total
+        size is over `max_total_mb` or free space is under `min_free_mb`. Returns the deleted."""
+        async with self._lock:
+            clips = await self._store.all_clips()
+            now = time.time()
+            deleted: list[Clip] = []
+            kept: list[Clip] = []
+            for clip in clips:
+                days = self._retention_days(clip.doorbell_id) or self._config.retention_days
+                if clip.end < now - days * DAY:
+                    await self._delete(clip, f"older than {days:g} days")
+                    deleted.append(clip)
+                else:
+                    kept.append(clip)
+            quota = self._config.max_total_mb
+            total = sum(clip.size for clip in kept)
+            while kept and quota is not None and total > quota * MIB:
+                clip = kept.pop(0)
+                total -= clip.size
+                await self._delete(clip, f"clips exceed {quota} MB")
+                deleted.append(clip)
+            floor = self._config.min_free_mb * MIB
+            while kept and await asyncio.to_thread(self.free_bytes, self.folder) < floor:
+                clip = kept.pop(0)
+                await self._delete(clip, f"less than {self._config.min_free_mb} MB free")
+                deleted.append(clip)
+            return deleted

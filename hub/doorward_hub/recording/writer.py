@@ -1,0 +1,255 @@
+"""Writing one clip: packets copied into MP4 (or MJPEG transcoded to H.264) in the stream's
+thread, then finished in a worker thread: faststart, fsync, SHA-256, the thumbnail, the rename."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.logging
+from av.video.reformatter import ColorRange
+
+from doorward_hub.core.files import PARTIAL_SUFFIX, write_atomically
+from doorward_hub.models import Clip, ClipTrigger
+
+# PyAV's bridge from FFmpeg's log callback into Python logging has deadlocked threads: keep it off.
+av.logging.set_level(None)
+
+_LOGGER = logging.getLogger(__name__)
+
+TRANSCODE_TIME_BASE = Fraction(1, 1000)
+
+
+@dataclass(slots=True)
+class BufferedPacket:
+    """One demuxed packet with its timestamps as demuxed (the packet's own get rewritten)."""
+
+    packet: av.Packet[Any]
+    time: float
+    pts: int | None
+    dts: int | None
+    time_base: Fraction
+    video: bool
+    key: bool
+
+
+@dataclass(slots=True)
+class ClipRequest:
+    """A clip asked for by a trigger; `end` grows with later triggers."""
+
+    trigger: ClipTrigger
+    seq: int | None
+    trigger_time: float
+    start: float
+    end: float
+
+
+def _jpeg(frame: av.VideoFrame) -> bytes:
+    """A baseline JFIF JPEG of a decoded frame."""
+    encoder = av.VideoCodecContext.create("mjpeg", "w")
+    encoder.width, encoder.height = frame.width, frame.height
+    encoder.pix_fmt = "yuvj420p"
+    encoder.sample_aspect_ratio = Fraction(1, 1)  # makes FFmpeg write the JFIF header
+    encoder.time_base = Fraction(1, 1)
+    picture = frame.reformat(
+        format="yuvj420p", src_color_range=ColorRange.MPEG, dst_color_range=ColorRange.JPEG
+    )
+    picture.pts = 0
+    return b"".join(bytes(p) for p in [*encoder.encode(picture), *encoder.encode(None)])
+
+
+def _decoder(codec: str) -> av.VideoCodecContext:
+    decoder = av.VideoCodecContext.create(codec, "r")
+    assert isinstance(decoder, av.VideoCodecContext)
+    return decoder
+
+
+class ClipWriter:
+    """Writes one clip (in the demuxer thread) and finishes it (in a worker thread)."""
+
+    def __init__(
+        self,
+        doorbell_id: str,
+        request: ClipRequest,
+        target: Path,
+        *,
+        video: av.VideoStream,
+        audio: av.AudioStream | None,
+        transcode: bool,
+    ) -> None:
+        """Open the temporary MP4 next to `target`, with streams like the source's."""
+        self.doorbell_id = doorbell_id
+        self.request = request
+        self.target = target
+        self.partial = target.with_name(target.name + PARTIAL_SUFFIX)
+        self._transcode = transcode
+        self._container = av.open(
+            str(self.partial), "w", format="mp4", container_options={"movflags": "+faststart"}
+        )
+        self._out: dict[int, av.stream.Stream] = {}
+        self._offsets: dict[int, int] = {}
+        self._origin: Fraction | None = None  # device seconds of the first keyframe's dts
+        self._video_index = video.index
+        self._decoder: av.VideoCodecContext | None = None
+        self._encoder: av.VideoStream | None = None
+        self._last_pts = -1
+        if transcode:
+            self._decoder = _decoder(video.codec_context.name)
+        else:
+            self._out[video.index] = self._container.add_stream_from_template(video)
+            if audio is not None:
+                self._out[audio.index] = self._container.add_stream_from_template(audio)
+        self._codec = video.codec_context.name
+        self._extradata = video.codec_context.extradata
+        self.has_audio = audio is not None and not transcode
+        self.first: float | None = None
+        self.last: float | None = None
+        # For the thumbnail: the packets from the keyframe before the trigger to the first
+        # frame at or after it (copied: the ring's packets are reused by the next clip).
+        self._thumb: list[tuple[bytes, float]] = []
+        self._thumb_done = False
+
+    def add(self, entry: BufferedPacket) -> None:
+        """Write one packet (demuxer thread)."""
+        if entry.video:
+            self._collect_thumbnail(entry)
+        if self._transcode:
+            self._add_transcoded(entry)
+            return
+        stream = self._out.get(entry.packet.stream_index)
+        if stream is None or entry.dts is None:
+            return
+        if self._origin is None:
+            if not (entry.video and entry.key):
+                return
+            self._origin = entry.dts * entry.time_base
+        offset = self._offsets.get(entry.packet.stream_index)
+        if offset is None:
+            offset = self._offsets[entry.packet.stream_index] = round(
+                self._origin / entry.time_base
+            )
+        if entry.dts < offset:
+            return  # audio from before the first keyframe
+        packet = entry.packet
+        packet.stream = stream
+        packet.time_base = entry.time_base
+        packet.dts = entry.dts - offset
+        packet.pts = None if entry.pts is None else entry.pts - offset
+        self._container.mux(packet)
+        if entry.video:
+            self._mark(entry.time)
+
+    def _mark(self, when: float) -> None:
+        if self.first is None:
+            self.first = when
+        self.last = when
+
+    def _add_transcoded(self, entry: BufferedPacket) -> None:
+        assert self._decoder is not None
+        for frame in self._decoder.decode(entry.packet):
+            if self._encoder is None:
+                encoder = self._container.add_stream(
+                    "libx264", options={"preset": "veryfast", "tune": "zerolatency"}
+                )
+                encoder.width, encoder.height, encoder.pix_fmt = (
+                    frame.width,
+                    frame.height,
+                    "yuv420p",
+                )
+                encoder.time_base = encoder.codec_context.time_base = TRANSCODE_TIME_BASE
+                self._encoder = encoder
+            if self.first is None:
+                self.first = entry.time
+            picture = frame.reformat(format="yuv420p")
+            self._last_pts = max(self._last_pts + 1, round((entry.time - self.first) * 1000))
+            picture.pts, picture.time_base = self._last_pts, TRANSCODE_TIME_BASE
+            self._container.mux(self._encoder.encode(picture))
+            self._mark(entry.time)
+
+    def _collect_thumbnail(self, entry: BufferedPacket) -> None:
+        if self._thumb_done:
+            return
+        if entry.key and entry.time <= self.request.trigger_time:
+            self._thumb.clear()
+        self._thumb.append((bytes(entry.packet), entry.time))
+        if self._transcode:
+            self._thumb = [min(self._thumb, key=self._distance)]
+        self._thumb_done = entry.time >= self.request.trigger_time
+
+    def _distance(self, item: tuple[bytes, float]) -> float:
+        return abs(item[1] - self.request.trigger_time)
+
+    def abort(self) -> None:
+        """Give up on the clip and remove its temporary file."""
+        with contextlib.suppress(av.FFmpegError, OSError):
+            self._container.close()
+        self.partial.unlink(missing_ok=True)
+
+    def finish(self) -> Clip | None:
+        """Close, check and move the clip into place (worker thread). None if nothing usable."""
+        try:
+            if self._encoder is not None:
+                self._container.mux(self._encoder.encode(None))
+            self._container.close()
+        except av.FFmpegError:
+            _LOGGER.exception("Could not finish a clip", extra={"doorbell_id": self.doorbell_id})
+            self.abort()
+            return None
+        if self.first is None or self.last is None:
+            self.partial.unlink(missing_ok=True)
+            return None
+        with self.partial.open("rb") as file:
+            os.fsync(file.fileno())
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+        size = self.partial.stat().st_size
+        thumbnail = self._thumbnail()
+        if thumbnail is not None:
+            write_atomically(self.target.with_suffix(".jpg"), thumbnail)
+        self.partial.replace(self.target)
+        folder = os.open(self.target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+        return Clip(
+            id=0,
+            doorbell_id=self.doorbell_id,
+            trigger=self.request.trigger,
+            trigger_seq=self.request.seq,
+            trigger_time=self.request.trigger_time,
+            start=self.first,
+            end=self.last,
+            size=size,
+            sha256=digest,
+            file_name=self.target.name,
+            has_audio=self.has_audio,
+        )
+
+    def _thumbnail(self) -> bytes | None:
+        """The JPEG of the decoded frame nearest the trigger."""
+        if not self._thumb:
+            return None
+        if self._transcode:
+            return self._thumb[0][0]
+        try:
+            decoder = _decoder(self._codec)
+            if self._extradata:
+                decoder.extradata = self._extradata
+            frames: list[av.VideoFrame] = []
+            for data, _ in self._thumb:
+                frames.extend(decoder.decode(av.Packet(data)))
+            frames.extend(decoder.decode(None))
+            # The decoder puts out frames in presentation order, one per packet.
+            ordered = sorted(self._thumb, key=lambda item: item[1])
+            nearest = ordered.index(min(ordered, key=self._distance))
+            return _jpeg(frames[min(nearest, len(frames) - 1)]) if frames else None
+        except (av.FFmpegError, ValueError):
+            _LOGGER.warning("No thumbnail for a clip", extra={"doorbell_id": self.doorbell_id})
+            return None

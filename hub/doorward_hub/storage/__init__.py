@@ -1,0 +1,1 @@
+"""SQLite persistence: the connection, numbered migrations, one repository per domain."""

@@ -1,0 +1,1 @@
+"""The hub's web server: one aiohttp sub-application per audience."""

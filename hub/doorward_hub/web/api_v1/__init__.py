@@ -1,0 +1,1 @@
+"""The client API (`/api/v1`): REST and the WebSocket push channel, for Home Assistant."""

@@ -1,0 +1,135 @@
+"""Doorbells: list, settings, approval, forgetting, the current picture and the live video."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import voluptuous as vol
+from aiohttp import web
+
+from doorward_hub.devices.doorbells import DoorbellUnavailable
+from doorward_hub.web.keys import DOORBELLS, HTTP_SESSION, RECORDER
+from doorward_hub.web.requests import number, read_json
+
+DOORBELL_PATCH_SCHEMA = vol.Schema(
+    {
+        vol.Optional("name"): vol.All(str, vol.Length(1, 64)),
+        vol.Optional("privacy_mode"): bool,
+        vol.Optional("record_audio"): bool,
+        vol.Optional("retention_days"): vol.All(number, vol.Range(min=0, max=3650)),
+    }
+)
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/doorbells")
+async def list_doorbells(request: web.Request) -> web.Response:
+    """Every doorbell the hub knows."""
+    doorbells = request.config_dict[DOORBELLS].doorbells.values()
+    return web.json_response({"doorbells": [d.to_json() for d in doorbells]})
+
+
+@routes.get("/doorbells/{doorbell_id}")
+async def get_doorbell(request: web.Request) -> web.Response:
+    """One doorbell."""
+    doorbell = request.config_dict[DOORBELLS].get(request.match_info["doorbell_id"])
+    return web.json_response(doorbell.to_json())
+
+
+@routes.patch("/doorbells/{doorbell_id}")
+async def patch_doorbell(request: web.Request) -> web.Response:
+    """Rename a doorbell, switch its privacy mode or change its recording settings."""
+    manager = request.config_dict[DOORBELLS]
+    doorbell_id = request.match_info["doorbell_id"]
+    manager.get(doorbell_id)  # 404 before 400: the doorbell is what the caller got wrong first
+    body = await read_json(request, DOORBELL_PATCH_SCHEMA)
+    doorbell = await manager.update(doorbell_id, **body)
+    return web.json_response(doorbell.to_json())
+
+
+@routes.post("/doorbells/{doorbell_id}/approve")
+async def approve_doorbell(request: web.Request) -> web.Response:
+    """Adopt a doorbell that waits for approval."""
+    doorbell = await request.config_dict[DOORBELLS].approve(request.match_info["doorbell_id"])
+    return web.json_response(doorbell.to_json())
+
+
+@routes.delete("/doorbells/{doorbell_id}")
+async def forget_doorbell(request: web.Request) -> web.Response:
+    """Disconnect, unpair and forget a doorbell."""
+    await request.config_dict[DOORBELLS].forget(request.match_info["doorbell_id"])
+    return web.Response(status=204)
+
+
+@routes.get("/doorbells/{doorbell_id}/snapshot")
+async def doorbell_snapshot(request: web.Request) -> web.Response:
+    """The doorbell's current picture."""
+    jpeg = await request.config_dict[DOORBELLS].snapshot(request.match_info["doorbell_id"])
+    return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/doorbells/{doorbell_id}/video")
+async def doorbell_video(request: web.Request) -> web.StreamResponse:
+    """The doorbell's live video, relayed as the device sends it."""
+    doorbell_id = request.match_info["doorbell_id"]
+    source = request.config_dict[DOORBELLS].video_source(doorbell_id)
+    stream = request.config_dict[RECORDER].streams.get(doorbell_id)
+    if stream is not None and (viewer := stream.watch()) is not None:
+        # Devices serve few streams at once: share the one the recorder reads.
+        try:
+            return await relay_shared_stream(request, stream.content_type or "", viewer)
+        finally:
+            stream.unwatch(viewer)
+    try:
+        upstream = await request.config_dict[HTTP_SESSION].get(
+            source.url, headers=dict(source.headers), timeout=aiohttp.ClientTimeout(sock_connect=10)
+        )
+    except (aiohttp.ClientError, TimeoutError) as err:
+        raise DoorbellUnavailable(f"video not reachable: {err!r}") from err
+    async with upstream:
+        if upstream.status != 200:
+            raise DoorbellUnavailable(source.refusal(upstream.status))
+        response = web.StreamResponse(
+            headers={
+                # The device's own type: an MJPEG stream's names its part boundary.
+                "Content-Type": upstream.headers.get("Content-Type", source.content_type),
+                "Cache-Control": "no-store",
+                **{k: v for k, v in upstream.headers.items() if k.lower().startswith("x-doorward")},
+            }
+        )
+        await response.prepare(request)
+        try:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+        except (aiohttp.ClientError, ConnectionResetError):
+            pass  # the device or the viewer went away; either way this relay is over
+        return response
+
+
+async def relay_shared_stream(
+    request: web.Request, content_type: str, viewer: asyncio.Queue[bytes | None]
+) -> web.StreamResponse:
+    """Relay an MJPEG stream someone else reads (`viewer` has its body from now on), from the
+    next part boundary on."""
+    boundary = content_type.partition("boundary=")[2].strip().strip('"')
+    delimiter = b"--" + boundary.removeprefix("--").encode()
+    response = web.StreamResponse(
+        headers={"Content-Type": content_type, "Cache-Control": "no-store"}
+    )
+    await response.prepare(request)
+    pending: bytes | None = b""  # what came before the first boundary (None once past it)
+    try:
+        while (chunk := await viewer.get()) is not None:
+            if pending is not None:
+                pending += chunk
+                start = pending.find(delimiter)
+                if start < 0:
+                    pending = pending[-len(delimiter) :]
+                    continue
+                chunk, pending = pending[start:], None
+            await response.write(chunk)
+    except ConnectionResetError:
+        pass  # the viewer went away
+    return response
