@@ -11,9 +11,9 @@ from doorward_hub import __version__
 from doorward_hub.auth.pairing import Pairing
 from doorward_hub.config import ConfigError, HubConfig, load_config
 from doorward_hub.core.logs import configure_logging
+from doorward_hub.neighborhood import cli as group_cli
 from doorward_hub.storage.migrations import SchemaTooNew
 from doorward_hub.storage.repositories import Repositories
-from doorward_hub.neighborhood import cli as group_cli
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:

@@ -90,7 +90,7 @@ def _non_empty(value: Any) -> str:
     return text
 
 
-RECORDING_NEIGHBORHOOD_SCHEMA = vol.Schema(
+RECORDING_SCHEMA = vol.Schema(
     {
         vol.Optional("received_retention_days"): vol.All(
             vol.Coerce(float), vol.Range(min=0.01, max=3650)

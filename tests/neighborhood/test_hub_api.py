@@ -19,7 +19,7 @@ from doorward_hub.neighborhood.event_types import GroupPolicy
 from doorward_hub.neighborhood.group_host import GroupHost
 
 from ..hub.conftest import hub_config, pair_client
-from ..support import LOOPBACK, wait_for
+from ..support import LOOPBACK
 from .conftest import synapse
 from .media import make_clip
 
@@ -62,7 +62,9 @@ async def hubs(tmp_path: Path) -> AsyncIterator[list[RunningHub]]:
             await hub.start()
             started.append(hub)
             base = f"http://{LOOPBACK}:{hub.port}"
-            running.append(RunningHub(hub, http, await pair_client(http, base, await hub.pairing.new_code())))
+            running.append(
+                RunningHub(hub, http, await pair_client(http, base, await hub.pairing.new_code()))
+            )
         try:
             yield running
         finally:
@@ -102,13 +104,19 @@ async def test_join_share_and_receive_through_the_api(
     assert (status, body["error"]) == (400, "invalid_invite")
 
     for running, home in ((a, (52.370216, 4.895168)), (b, (52.372933, 4.898812))):
-        status, body = await running.call("PUT", "/neighborhood/home", dict(zip(("latitude", "longitude"), home, strict=True)))
+        status, body = await running.call(
+            "PUT", "/neighborhood/home", dict(zip(("latitude", "longitude"), home, strict=True))
+        )
         assert status == 200, body
-        status, body = await running.call("POST", "/neighborhood/join", {"invite": (await host.invite()).encode()})
+        status, body = await running.call(
+            "POST", "/neighborhood/join", {"invite": (await host.invite()).encode()}
+        )
         assert (status, body["joined"], body["group_name"]) == (200, True, "Elm Street"), body
 
     clip = await _recorded_clip(a.hub, tmp_path / "made")
-    async with b.http.ws_connect(f"{b.base}/ws", headers={"Authorization": f"Bearer {b.token}"}) as ws:
+    async with b.http.ws_connect(
+        f"{b.base}/ws", headers={"Authorization": f"Bearer {b.token}"}
+    ) as ws:
         status, body = await a.call("POST", f"/clips/{clip.id}/share", {"message": "Parcel gone"})
         assert status == 201, body
         event_id = body["event_id"]

@@ -21,7 +21,9 @@ from doorward_hub.web.requests import int_query, number, read_json
 
 MAX_POSTS_PAGE = 200
 MAX_INVITE_LENGTH = 4096
-JOIN_SCHEMA = vol.Schema({vol.Required("invite"): vol.All(str, vol.Length(min=1, max=MAX_INVITE_LENGTH))})
+JOIN_SCHEMA = vol.Schema(
+    {vol.Required("invite"): vol.All(str, vol.Length(min=1, max=MAX_INVITE_LENGTH))}
+)
 HOME_SCHEMA = vol.Schema(
     {
         vol.Required("latitude"): vol.All(number, vol.Range(min=-90, max=90)),
