@@ -31,9 +31,8 @@ def _load_synapse_script() -> ModuleType:
 synapse = _load_synapse_script()
 
 
-@pytest.fixture(scope="session")
-def homeserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A running Synapse (SQLite, registration by token, raised rate limits) for the session."""
+def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Run a Synapse (SQLite, registration by token, raised rate limits) until resumed."""
     if not synapse.installed():
         pytest.fail("Synapse is not installed: run `scripts/synapse install` (scripts/test does)")
     server = synapse.configure(
@@ -42,3 +41,9 @@ def homeserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     process = synapse.start(server)
     yield server
     synapse.stop(process)
+
+
+@pytest.fixture(scope="session")
+def homeserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A running Synapse for the session."""
+    yield from serve(tmp_path_factory)

@@ -2,11 +2,12 @@
 flow joins and leaves, `doorward.share_clip` shares one clip, and refusals are translated."""
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_socket
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -18,11 +19,17 @@ from custom_components.doorward.data import doorbell_identifier
 from doorward_hub.neighborhood.event_types import GroupPolicy
 from doorward_hub.neighborhood.group_host import GroupHost
 
-from ...homeserver import homeserver, synapse
+from ...homeserver import serve, synapse
 from ..conftest import FRONT, HubRunner, wait_for
 from .recording import recording_hub, track_clips, wait_buffering
 
-__all__ = ["homeserver"]
+
+@pytest.fixture(scope="session")
+def homeserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The session's Synapse; sockets are allowed while it starts (Home Assistant's test plugin
+    blocks them outside each test's own loopback allowance)."""
+    pytest_socket.enable_socket()
+    yield from serve(tmp_path_factory)
 
 
 @pytest.fixture
