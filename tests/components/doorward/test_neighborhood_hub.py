@@ -11,7 +11,7 @@ import pytest_socket
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 
 from custom_components.doorward.const import DOMAIN
@@ -105,6 +105,11 @@ async def test_join_share_leave(
         return any(p.message == "Parcel gone" and p.verified for p in posts)
 
     await wait_for(shared, timeout=30)
+    with pytest.raises(HomeAssistantError) as missing:
+        await hass.services.async_call(
+            DOMAIN, "share_clip", {"device_id": device.id, "clip_id": 999_999}, blocking=True
+        )
+    assert missing.value.translation_key == "share_failed"
 
     form, result = await _options(hass, config_entry, {"leave": False})
     assert form["step_id"] == "leave"
@@ -112,3 +117,10 @@ async def test_join_share_leave(
     _, result = await _options(hass, config_entry, {"leave": True})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert not (await config_entry.runtime_data.client.neighborhood()).joined
+
+    await hub.stop()
+    with pytest.raises(HomeAssistantError) as down:
+        await hass.services.async_call(
+            DOMAIN, "share_clip", {"device_id": device.id, "clip_id": 1}, blocking=True
+        )
+    assert down.value.translation_key == "hub_unreachable"
