@@ -92,15 +92,6 @@ def _non_empty(value: Any) -> str:
 
 RECORDING_SCHEMA = vol.Schema(
     {
-        vol.Optional("received_retention_days"): vol.All(
-            vol.Coerce(float), vol.Range(min=0.01, max=3650)
-        ),
-    },
-    extra=vol.PREVENT_EXTRA,
-)
-
-SCHEMA = vol.Schema(
-    {
         vol.Optional("enabled"): bool,
         vol.Optional("pre_roll_seconds"): vol.All(vol.Coerce(float), vol.Range(min=0.0, max=30.0)),
         vol.Optional("post_roll_seconds"): vol.All(

@@ -513,6 +513,203 @@ PATHS: dict[str, Schema] = {
 }
 
 
+SCHEMAS["GroupStatus"] = {
+    "type": "object",
+    "required": ["joined", "group_name", "user_id", "home_cell", "removed", "sync_error"],
+    "properties": {
+        "joined": {"type": "boolean"},
+        "group_name": {"type": ["string", "null"]},
+        "user_id": {"type": ["string", "null"]},
+        "home_cell": {"type": ["string", "null"], "description": "H3 cell, resolution 8"},
+        "removed": {
+            "type": ["object", "null"],
+            "properties": {"by": {"type": "string"}, "reason": {"type": "string"}},
+        },
+        "sync_error": {"type": ["string", "null"]},
+    },
+}
+SCHEMAS["NeighborPost"] = {
+    "type": "object",
+    "required": ["event_id", "sender", "sent_ms", "kind", "body", "message", "verified",
+                 "verification", "has_video", "has_thumbnail"],
+    "properties": {
+        "event_id": {"type": "string"},
+        "sender": {"type": "string"},
+        "sent_ms": {"type": "integer"},
+        "kind": {"type": "string", "enum": ["video", "text"]},
+        "body": {"type": "string"},
+        "message": {"type": "string"},
+        "cell": {"type": ["string", "null"]},
+        "cells_from_home": {"type": ["integer", "null"]},
+        "start_ms": {"type": ["integer", "null"]},
+        "duration_ms": {"type": ["integer", "null"]},
+        "trigger": {"type": ["string", "null"]},
+        "verified": {"type": "boolean"},
+        "verification": {"type": "string"},
+        "has_video": {"type": "boolean"},
+        "has_thumbnail": {"type": "boolean"},
+    },
+}  # fmt: skip
+_EVENT_ID = {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_NOT_JOINED = {"409": _error("not in a group, removed from it, or no home location")}
+_HOMESERVER = {"502": _error("the group's homeserver cannot be reached or refused")}
+_NEIGHBORHOOD_PATHS: dict[str, Schema] = {
+    "/neighborhood": {
+        "get": {
+            "summary": "The neighborhood group this hub is in, if any",
+            "responses": {"200": _json(_ref("GroupStatus"), "the status"), **_AUTH_ERRORS},
+        }
+    },
+    "/neighborhood/home": {
+        "put": {
+            "summary": "Set the home location; only its H3 cell (resolution 8) is kept",
+            "requestBody": _json(
+                {
+                    "type": "object",
+                    "required": ["latitude", "longitude"],
+                    "properties": {
+                        "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+                        "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+                    },
+                },
+                "the home",
+            ),
+            "responses": {
+                "200": _json(
+                    {"type": "object", "properties": {"home_cell": {"type": "string"}}}, "the cell"
+                ),
+                "400": _error("not a location"),
+                **_AUTH_ERRORS,
+            },
+        }
+    },
+    "/neighborhood/join": {
+        "post": {
+            "summary": "Join the group of an invite (`doorward-invite:...`)",
+            "requestBody": _json(
+                {
+                    "type": "object",
+                    "required": ["invite"],
+                    "properties": {"invite": {"type": "string", "minLength": 1, "maxLength": 4096}},
+                },
+                "the invite",
+            ),
+            "responses": {
+                "200": _json(_ref("GroupStatus"), "joined"),
+                "400": _error("invalid_invite, or invite_rejected (used, expired or withdrawn)"),
+                "409": _error("already_joined"),
+                **_HOMESERVER,
+                **_AUTH_ERRORS,
+            },
+        }
+    },
+    "/neighborhood/leave": {
+        "post": {
+            "summary": "Leave the group: the Matrix device, its keys and received clips go",
+            "responses": {
+                "204": {"description": "left"},
+                **_NOT_JOINED,
+                **_HOMESERVER,
+                **_AUTH_ERRORS,
+            },
+        }
+    },
+    "/neighborhood/posts": {
+        "get": {
+            "summary": "The group's posts, newest first",
+            "parameters": [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                }
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"posts": {"type": "array", "items": _ref("NeighborPost")}},
+                    },
+                    "the posts",
+                ),
+                "400": _error("bad query parameter"),
+                **_AUTH_ERRORS,
+            },
+        }
+    },
+    "/neighborhood/posts/{event_id}": {
+        "parameters": [_EVENT_ID],
+        "get": {
+            "summary": "One post and its comments",
+            "responses": {
+                "200": _json(_ref("NeighborPost"), "the post, plus `comments`"),
+                "404": _error("unknown_post"),
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/neighborhood/posts/{event_id}/video": {
+        "parameters": [_EVENT_ID],
+        "get": {
+            "summary": "The post's decrypted clip; HTTP Range requests are served",
+            "responses": {
+                "200": {
+                    "description": "the MP4",
+                    "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "206": {"description": "the requested range"},
+                "404": _error("unknown_post, or no_media (none, or retention removed it)"),
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/neighborhood/posts/{event_id}/thumbnail": {
+        "parameters": [_EVENT_ID],
+        "get": {
+            "summary": "The post's decrypted thumbnail",
+            "responses": {
+                "200": _jpeg("JPEG"),
+                "404": _error("unknown_post, or no_media"),
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/clips/{clip_id}/share": {
+        "parameters": [_CLIP_ID],
+        "post": {
+            "summary": "Share this clip with the neighborhood group: one call is one person's "
+            "decision about one clip",
+            "requestBody": _json(
+                {
+                    "type": "object",
+                    "properties": {"message": {"type": "string", "maxLength": 2000}},
+                },
+                "what the neighbors read with the clip",
+            ),
+            "responses": {
+                "201": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "export_id": {"type": "string"},
+                            "event_id": {"type": "string"},
+                        },
+                    },
+                    "shared",
+                ),
+                "400": _error("bad body"),
+                "404": _error("clip_not_found"),
+                **_NOT_JOINED,
+                **_HOMESERVER,
+                "503": _error("not_ready: the hub has not reached the homeserver yet"),
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+}
+PATHS.update(_NEIGHBORHOOD_PATHS)
+
+
 def openapi_document(version: str) -> Schema:
     """The whole document, for this hub version."""
     return {
