@@ -241,6 +241,82 @@ class EventPage:
     more: bool
 
 
+@dataclass(frozen=True, slots=True)
+class GroupStatus:
+    """`GET /api/v1/neighborhood`: the neighborhood group this hub is in, if any."""
+
+    joined: bool
+    group_name: str | None
+    user_id: str | None
+    home_cell: str | None
+    removed_by: str | None
+    removed_reason: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse a status object."""
+        removed = data.get("removed")
+        removed = removed if isinstance(removed, Mapping) else {}
+        return cls(
+            joined=bool(data["joined"]),
+            group_name=_opt_str(data, "group_name"),
+            user_id=_opt_str(data, "user_id"),
+            home_cell=_opt_str(data, "home_cell"),
+            removed_by=_opt_str(removed, "by"),
+            removed_reason=_opt_str(removed, "reason"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NeighborPost:
+    """A post of the hub's neighborhood feed (`GET /api/v1/neighborhood/posts`)."""
+
+    event_id: str
+    sender: str
+    sent_ms: int
+    kind: str
+    body: str
+    message: str
+    cells_from_home: int | None
+    verified: bool
+    verification: str
+    has_video: bool
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse a post object."""
+        cells = data.get("cells_from_home")
+        if isinstance(cells, bool) or not isinstance(cells, int):
+            cells = None
+        return cls(
+            event_id=_str(data, "event_id"),
+            sender=_str(data, "sender"),
+            sent_ms=_int(data, "sent_ms"),
+            kind=_str(data, "kind"),
+            body=_str(data, "body"),
+            message=_str(data, "message"),
+            cells_from_home=cells
+            if isinstance(cells, int) and not isinstance(cells, bool)
+            else None,
+            verified=bool(data["verified"]),
+            verification=_str(data, "verification"),
+            has_video=bool(data.get("has_video", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ShareResult:
+    """`POST /api/v1/clips/{id}/share`."""
+
+    export_id: str
+    event_id: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse the hub's answer."""
+        return cls(export_id=_str(data, "export_id"), event_id=_str(data, "event_id"))
+
+
 def _describe(err: Exception) -> str:
     """A short reason for a failed connection."""
     if isinstance(err, TimeoutError):
@@ -490,6 +566,40 @@ class DoorwardClient:
         recording disabled); the clip itself arrives later as a `clip` push message.
         """
         await self._json("POST", f"/doorbells/{doorbell_id}/record", body={"duration": duration})
+
+    async def neighborhood(self) -> GroupStatus:
+        """The neighborhood group this hub is in (or that it is in none)."""
+        return parse(GroupStatus, await self._json("GET", "/neighborhood"))
+
+    async def join_group(self, invite: str) -> GroupStatus:
+        """Join the group of an invite (`doorward-invite:...`) a group admin gave."""
+        body = {"invite": invite}
+        return parse(GroupStatus, await self._json("POST", "/neighborhood/join", body=body))
+
+    async def leave_group(self) -> None:
+        """Leave the group: the hub's Matrix device and the group's clips on the hub go."""
+        await self._request("POST", "/neighborhood/leave")
+
+    async def set_home(self, latitude: float, longitude: float) -> str:
+        """Tell the hub where home is; it keeps only the coarse cell, which it returns."""
+        body = {"latitude": latitude, "longitude": longitude}
+        data = await self._json("PUT", "/neighborhood/home", body=body)
+        if not isinstance(data, dict) or not isinstance(data.get("home_cell"), str):
+            raise DoorwardApiError("malformed home answer")
+        return str(data["home_cell"])
+
+    async def neighbor_posts(self, limit: int = 50) -> list[NeighborPost]:
+        """The newest posts of the group's feed."""
+        data = await self._json("GET", "/neighborhood/posts", query={"limit": str(limit)})
+        items = data.get("posts") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise DoorwardApiError("malformed post list")
+        return [parse(NeighborPost, item) for item in items]
+
+    async def share_clip(self, clip_id: int, message: str) -> ShareResult:
+        """Share one clip with the group: call this only for a person's explicit decision."""
+        data = await self._json("POST", f"/clips/{clip_id}/share", body={"message": message})
+        return parse(ShareResult, data)
 
     @contextlib.asynccontextmanager
     async def open_stream(

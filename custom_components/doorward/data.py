@@ -35,6 +35,7 @@ from .api import (
     DoorwardError,
     HubEvent,
     HubInfo,
+    NeighborPost,
     parse,
 )
 from .backoff import Backoff
@@ -169,6 +170,7 @@ class DoorwardData:
         self._snapshot_listeners = _Listeners[PressSnapshot]()
         self._clip_listeners = _Listeners[Clip]()
         self._new_doorbell_listeners = _Listeners[Doorbell]()
+        self._neighbor_post_listeners = _Listeners[NeighborPost]()
         self.backoff = Backoff(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
         self._task: asyncio.Task[None] | None = None
         self._cancel_issue_timer: CALLBACK_TYPE | None = None
@@ -207,6 +209,13 @@ class DoorwardData:
     ) -> CALLBACK_TYPE:
         """Call `func` with every clip of a doorbell the hub stores from now on."""
         return self._clip_listeners.add(doorbell_id, func)
+
+    @callback
+    def async_add_neighbor_post_listener(
+        self, func: Callable[[NeighborPost], None]
+    ) -> CALLBACK_TYPE:
+        """Call `func` with every post the hub receives from its neighborhood group."""
+        return self._neighbor_post_listeners.add(None, func)
 
     @callback
     def async_add_new_doorbell_listener(self, func: Callable[[Doorbell], None]) -> CALLBACK_TYPE:
@@ -352,6 +361,8 @@ class DoorwardData:
             case "clip":
                 clip = parse(Clip, message.get("clip"))
                 self._clip_listeners.fire(clip.doorbell_id, clip)
+            case "neighbor_post":
+                self._neighbor_post_listeners.fire(None, parse(NeighborPost, message.get("post")))
             case other:
                 LOGGER.debug("Ignoring a %s message from the hub", other)
 

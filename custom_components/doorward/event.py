@@ -1,4 +1,5 @@
-"""Event entities: the ring and motion of each doorbell, and its clips as they are stored."""
+"""Event entities: the ring and motion of each doorbell, its clips as they are stored, and the
+posts of the hub's neighborhood group."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,13 +13,14 @@ from homeassistant.components.event import (
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .api import Clip, HubEvent
+from .api import Clip, HubEvent, NeighborPost
 from .const import (
     CAPABILITY_MOTION,
     CAPABILITY_VIDEO,
     EVENT_CLIP_READY,
     EVENT_MOTION_START,
     EVENT_MOTION_STOP,
+    EVENT_NEIGHBOR_POST,
     EVENT_PRESS,
 )
 from .data import DoorwardConfigEntry
@@ -26,6 +28,7 @@ from .entity import (
     DoorbellEntities,
     DoorwardDoorbellEntity,
     DoorwardEntityDescription,
+    DoorwardHubEntity,
     async_setup_doorbell_entities,
 )
 from .views import CLIP_THUMBNAIL, clip_media_content_id, clip_url
@@ -79,13 +82,18 @@ CLIP_EVENTS: tuple[DoorwardClipEventEntityDescription, ...] = (
     ),
 )
 
+NEIGHBOR_POST_DESCRIPTION = EventEntityDescription(
+    key="neighbor_post", translation_key="neighbor_post", event_types=[EVENT_NEIGHBOR_POST]
+)
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: DoorwardConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the event entities of every doorbell."""
+    """Set up the hub's neighbor post entity and the event entities of every doorbell."""
+    async_add_entities([DoorwardNeighborPostEntity(entry.runtime_data, NEIGHBOR_POST_DESCRIPTION)])
     async_setup_doorbell_entities(
         entry,
         async_add_entities,
@@ -149,6 +157,37 @@ class DoorwardClipEventEntity(DoorwardDoorbellEntity, EventEntity):
                 "url": clip_url(entry_id, clip.id),
                 "thumbnail": clip_url(entry_id, clip.id, CLIP_THUMBNAIL),
                 "media_content_id": clip_media_content_id(entry_id, clip),
+            },
+        )
+        self.async_write_ha_state()
+
+
+class DoorwardNeighborPostEntity(DoorwardHubEntity, EventEntity):
+    """Fires `neighbor_post` for each post the hub receives from its neighborhood group.
+
+    The event data says how far away (in H3 cells from home), when, what the neighbor wrote,
+    whether the hub verified the clip's signed manifest, and where the hub serves it.
+    """
+
+    async def async_added_to_hass(self) -> None:
+        """Receive the group's posts."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.data.async_add_neighbor_post_listener(self._async_handle_post))
+
+    @callback
+    def _async_handle_post(self, post: NeighborPost) -> None:
+        self._trigger_event(
+            EVENT_NEIGHBOR_POST,
+            {
+                "event_id": post.event_id,
+                "sender": post.sender,
+                "sent": post.sent_ms,
+                "kind": post.kind,
+                "message": post.message,
+                "cells_from_home": post.cells_from_home,
+                "verified": post.verified,
+                "verification": post.verification,
+                "has_video": post.has_video,
             },
         )
         self.async_write_ha_state()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from doorward_hub.wire.objects import Clip, Doorbell, Event, Id, Seq, WireObject
+from doorward_hub.wire.objects import Clip, Doorbell, Event, Id, NeighborPost, Seq, WireObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,33 @@ class ClipRemoved(WireObject):
     type: Literal["clip_removed"] = "clip_removed"
 
 
+@dataclass(frozen=True, slots=True)
+class NeighborCommentRef(WireObject):
+    """A neighbor's reply or thread message, with the post it belongs to."""
+
+    event_id: str
+    post_event_id: str
+    sender: str
+    sent_ms: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class NeighborPostMessage(WireObject):
+    """A neighbor's post arrived from the group, decrypted and checked (live only)."""
+
+    post: NeighborPost
+    type: Literal["neighbor_post"] = "neighbor_post"
+
+
+@dataclass(frozen=True, slots=True)
+class NeighborCommentMessage(WireObject):
+    """A neighbor's reply or thread message on a post (live only)."""
+
+    comment: NeighborCommentRef
+    type: Literal["neighbor_comment"] = "neighbor_comment"
+
+
 PUSH_MESSAGES: tuple[type[WireObject], ...] = (
     Hello,
     EventMessage,
@@ -76,5 +103,7 @@ PUSH_MESSAGES: tuple[type[WireObject], ...] = (
     SnapshotMessage,
     ClipMessage,
     ClipRemoved,
+    NeighborPostMessage,
+    NeighborCommentMessage,
 )
 """Every message the push channel sends."""
