@@ -19,6 +19,7 @@ from doorward_hub.neighborhood.event_types import GroupPolicy
 from doorward_hub.neighborhood.group_host import GroupHost
 
 from ..hub.conftest import hub_config, pair_client
+from ..hub.openapi_contract import DocumentCheck
 from ..support import LOOPBACK
 from .conftest import synapse
 from .media import make_clip
@@ -35,8 +36,13 @@ async def host(homeserver: Any, tmp_path: Path) -> AsyncIterator[GroupHost]:
     await signed_in.close()
 
 
+CONTRACT = DocumentCheck()
+"""Every answer of these tests is checked against the generated OpenAPI document."""
+
+
 class RunningHub:
-    """A hub in this process and a paired API client."""
+    """A hub in this process and a paired API client; every answer is checked against the
+    OpenAPI document."""
 
     def __init__(self, hub: Hub, http: aiohttp.ClientSession, token: str) -> None:
         """Talk to `hub` with `token`."""
@@ -47,7 +53,11 @@ class RunningHub:
         """One API call; status and JSON (or None)."""
         headers = {"Authorization": f"Bearer {self.token}"}
         async with self.http.request(method, self.base + path, json=body, headers=headers) as r:
-            data = await r.json() if r.content_type == "application/json" else await r.read()
+            raw = await r.read()
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            CONTRACT.check(method, r.url, headers, r, raw)
+            data = await r.json() if r.content_type == "application/json" else raw
             return r.status, data
 
 
