@@ -242,6 +242,19 @@ class EventPage:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupRemoval:
+    """Who removed the hub from its neighborhood group, and why."""
+
+    by: str
+    reason: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse a removal object."""
+        return cls(by=_str(data, "by"), reason=_str(data, "reason"))
+
+
+@dataclass(frozen=True, slots=True)
 class GroupStatus:
     """`GET /api/v1/neighborhood`: the neighborhood group this hub is in, if any."""
 
@@ -249,21 +262,18 @@ class GroupStatus:
     group_name: str | None
     user_id: str | None
     home_cell: str | None
-    removed_by: str | None
-    removed_reason: str | None
+    removed: GroupRemoval | None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         """Parse a status object."""
         removed = data.get("removed")
-        removed = removed if isinstance(removed, Mapping) else {}
         return cls(
             joined=bool(data["joined"]),
             group_name=_opt_str(data, "group_name"),
             user_id=_opt_str(data, "user_id"),
             home_cell=_opt_str(data, "home_cell"),
-            removed_by=_opt_str(removed, "by"),
-            removed_reason=_opt_str(removed, "reason"),
+            removed=GroupRemoval.from_json(removed) if isinstance(removed, Mapping) else None,
         )
 
 

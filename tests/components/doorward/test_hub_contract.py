@@ -42,6 +42,10 @@ CLIENT_MODELS: dict[type, str] = {
     api.Clip: "Clip",
     api.EventPage: "EventPage",
     api.ClipPage: "ClipPage",
+    api.GroupStatus: "NeighborhoodStatus",
+    api.GroupRemoval: "Removal",
+    api.NeighborPost: "NeighborPost",
+    api.ShareResult: "ClipShared",
 }
 """Each model the client parses, and the document's schema of the same object."""
 
