@@ -102,7 +102,11 @@ NEIGHBORHOOD_HOME = vol.Schema(
 """`PUT /neighborhood/home`: the home location (only its H3 cell is kept)."""
 
 NEIGHBORHOOD_JOIN = vol.Schema(
-    {vol.Required("invite"): vol.All(text, vol.Length(min=1, max=MAX_INVITE_LENGTH))}
+    {
+        vol.Required("invite"): vol.All(
+            text, vol.Length(min=1, max=MAX_INVITE_LENGTH), vol.Match(r"^doorward-invite:")
+        )
+    }
 )
 """`POST /neighborhood/join`: a pasted invite (`doorward-invite:...`)."""
 
