@@ -70,8 +70,11 @@ async def doorbell_snapshot(request: web.Request) -> web.Response:
 
 @routes.get("/doorbells/{doorbell_id}/video")
 async def doorbell_video(request: web.Request) -> web.StreamResponse:
-    """The doorbell's live video, relayed as the device sends it."""
-    source = request.config_dict[DOORBELLS].video_source(request.match_info["doorbell_id"])
+    """The doorbell's live video, relayed as the device sends it; cut off when privacy mode
+    is switched on."""
+    doorbells = request.config_dict[DOORBELLS]
+    doorbell = doorbells.get(request.match_info["doorbell_id"])
+    source = doorbells.video_source(doorbell.id)
     try:
         upstream = await request.config_dict[HTTP_SESSION].get(
             source.url, headers=dict(source.headers), timeout=aiohttp.ClientTimeout(sock_connect=10)
@@ -92,6 +95,8 @@ async def doorbell_video(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         try:
             async for chunk in upstream.content.iter_any():
+                if doorbell.privacy_mode:
+                    break
                 await response.write(chunk)
         except (aiohttp.ClientError, ConnectionResetError):
             pass  # the device or the viewer went away; either way this relay is over
