@@ -286,6 +286,38 @@ async def test_manual_recording_and_privacy_mode(
     assert "privacy" in body["message"]
 
 
+async def test_privacy_mode_discards_the_clip_being_written_and_records_no_press(
+    session: SessionFactory, doorbells: DoorbellFactory
+) -> None:
+    """Privacy mode means no recording: a clip in progress when it is switched on is thrown
+    away (no file, no index row, no announcement), and presses while it is on make no clip."""
+    client = await session(post_roll_seconds=6.0)
+    door = await doorbells("sim-hush")
+    await client.buffering("sim-hush", PRE)
+    await door.press()
+    await client.next_message("event")
+    # The clip is being written (6 s of post-roll to come); past the press merge window, so
+    # the next press is an event of its own.
+    await asyncio.sleep(2.5)
+    status, _ = await client.call("PATCH", "doorbells/sim-hush", json={"privacy_mode": True})
+    assert status == 200
+    await door.press()
+    await client.next_message("event")  # the press is still an event, only not recorded
+    with pytest.raises(TimeoutError):
+        await client.next_message("clip", timeout=POST + 6.0)
+    assert (await client.get("clips"))["clips"] == []
+    library = client.hub.recorder.library
+    assert sorted(p.name for p in library.folder.iterdir()) == []
+
+    # Switched off again, the next press records: the silence above was privacy mode.
+    status, _ = await client.call("PATCH", "doorbells/sim-hush", json={"privacy_mode": False})
+    assert status == 200
+    await client.buffering("sim-hush", PRE)
+    await door.press()
+    clip = (await client.next_message("clip"))["clip"]
+    assert [c["id"] for c in (await client.get("clips"))["clips"]] == [clip["id"]]
+
+
 async def test_a_stream_that_is_not_video_never_takes_the_hub_down(tmp_path: Path) -> None:
     """A source that sends garbage is retried with back-off; the recorder keeps running."""
     app = web.Application()
