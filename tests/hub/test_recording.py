@@ -24,7 +24,8 @@ from doorward_hub.config import ConfigError, RecordingConfig, validate
 from doorward_hub.devices.drivers.base import VideoSource
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip, ClipTrigger
-from doorward_hub.recording.library import ClipLibrary
+from doorward_hub.recording import library as library_module
+from doorward_hub.recording.library import MIB, ClipLibrary
 from doorward_hub.recording.stream import DoorbellStream
 from doorward_hub.storage.repositories import Repositories
 from doorward_simulator.device import SimulatedDoorbell
@@ -512,6 +513,107 @@ async def test_retention_deletes_old_clips_and_honours_the_limits(
     status, body = await client.call("GET", "clips?since=soon")
     assert status == 400
     assert "since" in body["message"]
+
+
+async def add_clip(
+    library: ClipLibrary, store: Any, doorbell_id: str, age_days: float, size: int
+) -> Clip:
+    """A clip of `size` bytes that ended `age_days` ago, its files in place and indexed."""
+    start = time.time() - age_days * 86400
+    name = library.new_file_name(doorbell_id, start)
+    library.path(name).write_bytes(b"\0" * size)
+    library.path(name.removesuffix(".mp4") + ".jpg").write_bytes(b"\xff\xd8")
+    clip = Clip(0, doorbell_id, ClipTrigger.PRESS, None, start, start, start + 5, size, "", name)
+    added: Clip = await store.add_clip(clip)
+    return added
+
+
+async def test_free_disk_retention_deletes_only_until_there_is_room(
+    session: SessionFactory,
+) -> None:
+    """The free-space source is a small disk holding just the clips folder: each deletion gives
+    room back, so only the oldest clips that must go, go."""
+    client = await session(min_free_mb=1, retention_days=30)
+    library = client.hub.recorder.library
+    disk = 2 * MIB
+
+    def free(folder: Path) -> int:
+        return disk - sum(p.stat().st_size for p in folder.iterdir())
+
+    clips = [
+        await add_clip(library, client.hub.repositories.clips, "front", age, 400 * 1024)
+        for age in (4, 3, 2, 1)
+    ]
+    library.free_bytes = free
+    deleted = await library.enforce_retention()
+    # 1.6 MiB used of 2 MiB: two clips must go for 1 MiB free, the oldest two.
+    assert [c.id for c in deleted] == [clips[0].id, clips[1].id]
+    assert free(library.folder) >= MIB
+    kept = (await client.get("clips"))["clips"]
+    assert sorted(c["id"] for c in kept) == [clips[2].id, clips[3].id]
+    assert await library.enforce_retention() == [], "enough room: nothing more goes"
+
+
+async def test_each_doorbell_keeps_clips_for_its_own_retention_days(
+    session: SessionFactory, doorbells: DoorbellFactory
+) -> None:
+    client = await session(retention_days=7)
+    for device_id in ("sim-short", "sim-long"):
+        await doorbells(device_id)
+    await wait_for(lambda: {"sim-short", "sim-long"} <= set(client.hub.doorbells.doorbells))
+    status, body = await client.call("PATCH", "doorbells/sim-short", json={"retention_days": 1})
+    assert (status, body["retention_days"]) == (200, 1)
+    status, body = await client.call("PATCH", "doorbells/sim-long", json={"retention_days": 30})
+    assert (status, body["retention_days"]) == (200, 30)
+    library, store = client.hub.recorder.library, client.hub.repositories.clips
+    short_old = await add_clip(library, store, "sim-short", 2, 10)
+    short_new = await add_clip(library, store, "sim-short", 0.5, 10)
+    long_old = await add_clip(library, store, "sim-long", 10, 10)
+    other_old = await add_clip(library, store, "forgotten", 10, 10)  # the hub's 7 days
+    other_new = await add_clip(library, store, "forgotten", 2, 10)
+    deleted = await library.enforce_retention()
+    assert sorted(c.id for c in deleted) == sorted([short_old.id, other_old.id])
+    kept = {c["id"] for c in (await client.get("clips"))["clips"]}
+    assert kept == {short_new.id, long_old.id, other_new.id}
+
+    # 0 means the hub's default again.
+    status, body = await client.call("PATCH", "doorbells/sim-long", json={"retention_days": 0})
+    assert (status, body["retention_days"]) == (200, None)
+    assert [c.id for c in await library.enforce_retention()] == [long_old.id]
+
+
+async def test_retention_runs_at_start_and_every_interval(
+    tmp_path: Path, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = hub_config(tmp_path / "hub", recording=RecordingConfig(retention_days=7))
+    hub = Hub(config)
+    await hub.start()
+    old = await add_clip(hub.recorder.library, hub.repositories.clips, "front", 8, 10)
+    await hub.stop()  # nothing ran retention since the clip was added
+
+    hub = Hub(config)
+    await hub.start()
+    try:
+        assert await hub.repositories.clips.all_clips() == [], "start-up retention ran"
+        assert not hub.recorder.library.path(old.file_name).exists()
+    finally:
+        await hub.stop()
+
+    monkeypatch.setattr(library_module, "RETENTION_INTERVAL", 0.2)
+    hub = Hub(config)
+    await hub.start()
+    try:
+        library = hub.recorder.library
+        late = await add_clip(library, hub.repositories.clips, "front", 8, 10)
+        fresh = await add_clip(library, hub.repositories.clips, "front", 1, 10)
+
+        async def only_fresh_left() -> bool:
+            return [c.id for c in await hub.repositories.clips.all_clips()] == [fresh.id]
+
+        await wait_for(only_fresh_left, timeout=5)
+        assert not library.path(late.file_name).exists()
+    finally:
+        await hub.stop()
 
 
 async def test_clip_listing_pages_and_filters(session: SessionFactory) -> None:
