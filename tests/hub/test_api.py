@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from doorward_hub.app import Hub
-from doorward_hub.auth.pairing import MAX_FAILED_ATTEMPTS
+from doorward_hub.auth.pairing import Pairing
 
 from .conftest import LOOPBACK, pair_client
 
@@ -91,14 +91,49 @@ async def test_console_code_is_written_for_the_owner(hub: Hub, http: aiohttp.Cli
 async def test_too_many_wrong_codes_rotate_every_code(
     hub: Hub, http: aiohttp.ClientSession
 ) -> None:
+    """Five wrong codes (the documented threshold, written out here, not imported from the
+    code under test) invalidate every outstanding code; four do not."""
     code = await hub.pairing.new_code()
-    for _ in range(MAX_FAILED_ATTEMPTS):
+    code_file = hub.config.data_dir / "pairing-code"
+    console = code_file.read_text().strip()
+    for _ in range(4):
         async with http.post(f"{base(hub)}/pair", json={"code": "AAAA-AAAA"}) as response:
             assert response.status == 401
+    assert code_file.read_text().strip() == console, "four wrong codes rotate nothing"
+    async with http.post(f"{base(hub)}/pair", json={"code": "AAAA-AAAA"}) as response:
+        assert response.status == 401
     async with http.post(f"{base(hub)}/pair", json={"code": code}) as response:
         assert response.status == 401, "an outstanding code must die with the rotation"
-    fresh = (hub.config.data_dir / "pairing-code").read_text().strip()
+    fresh = code_file.read_text().strip()
+    assert fresh != console
     assert await pair_client(http, f"http://{LOOPBACK}:{hub.port}", fresh)
+
+
+async def test_pairing_codes_expire_after_15_minutes(hub: Hub, tmp_path) -> None:
+    now = [1_800_000_000.0]
+    pairing = Pairing(
+        hub.repositories.pairing_codes,
+        hub.repositories.tokens,
+        tmp_path / "pairing-code",
+        clock=lambda: now[0],
+    )
+    fresh, stale = await pairing.new_code(), await pairing.new_code()
+    now[0] += 15 * 60 - 1
+    assert await pairing.redeem(fresh, "in time") is not None
+    now[0] += 2
+    assert await pairing.redeem(stale, "too late") is None
+
+    # The console code is replaced once it has expired, not before.
+    console = await pairing.refresh_console_code("test")
+    now[0] += 15 * 60 - 1
+    await pairing.refresh_if_expired()
+    assert (tmp_path / "pairing-code").read_text().strip() == console
+    now[0] += 1
+    await pairing.refresh_if_expired()
+    replaced = (tmp_path / "pairing-code").read_text().strip()
+    assert replaced != console
+    assert await pairing.redeem(console, "expired console code") is None
+    assert await pairing.redeem(replaced, "owner") is not None
 
 
 async def test_tokens_are_listed_without_secrets_and_can_be_revoked(

@@ -21,9 +21,10 @@ class PairingCodeRepository:
             )
 
     async def redeem_pairing_code(self, code_hash: str, now: float) -> bool:
-        """Use up a code: True if it existed and had not expired. Expired codes are purged."""
+        """Use up a code: True if it existed and had not expired. A code dies at `expires`, the
+        moment the console code is replaced. Expired codes are purged."""
         async with self._db.write() as db:
-            await db.execute("DELETE FROM pairing_codes WHERE expires < ?", (now,))
+            await db.execute("DELETE FROM pairing_codes WHERE expires <= ?", (now,))
             async with db.execute(
                 "DELETE FROM pairing_codes WHERE hash = ?", (code_hash,)
             ) as deleted:
