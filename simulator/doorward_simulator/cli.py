@@ -62,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     simulate.add_argument("--fps", type=float, default=10.0, help="frames per second (default 10)")
     simulate.add_argument(
+        "--audio", action="store_true", help="add a microphone: a 440 Hz tone as an AAC track"
+    )
+    simulate.add_argument(
         "--size", type=_size, default=(320, 240), metavar="WxH", help="picture size (320x240)"
     )
     simulate.set_defaults(func=_simulate)
@@ -116,6 +119,7 @@ async def _run_simulator(args: argparse.Namespace) -> None:
         width=args.size[0],
         height=args.size[1],
         fps=args.fps,
+        audio=args.audio,
     )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -166,9 +166,12 @@ class SimulatedDoorbell:
         width: int = 320,
         height: int = 240,
         fps: float = 10.0,
+        audio: bool = False,
         heartbeat: float = HEARTBEAT,
     ) -> None:
         """Describe the doorbell; nothing runs until `start`.
+
+        `audio` adds a microphone to the live video: a 440 Hz tone as an AAC track.
 
         `zeroconf` is shared if given; otherwise the doorbell makes its own on `interfaces`
         (default: the `host` address, or every interface when `host` is 0.0.0.0 or ::).
@@ -184,7 +187,7 @@ class SimulatedDoorbell:
         self.boot = ""
         """Random id of the current run, set by `start`."""
         self.picture = Picture(name, width, height)
-        self.video = LiveVideo(self.picture, fps)
+        self.video = LiveVideo(self.picture, fps, audio=audio)
         self._zeroconf = zeroconf
         self._own_zeroconf = zeroconf is None
         self._interfaces = list(interfaces) if interfaces else None
@@ -550,6 +553,7 @@ class Simulator:
         width: int = 320,
         height: int = 240,
         fps: float = 10.0,
+        audio: bool = False,
     ) -> None:
         """Describe `count` doorbells named ``"<name_prefix> 1"``...; `start` runs them.
 
@@ -570,6 +574,7 @@ class Simulator:
         self._interfaces = list(interfaces) if interfaces else None
         self._size = (width, height)
         self._fps = fps
+        self._audio = audio
         self._zeroconf: AsyncZeroconf | None = None
         self.doorbells: list[SimulatedDoorbell] = []
         """The doorbells, in order, once `start` has run."""
@@ -592,6 +597,7 @@ class Simulator:
                     width=self._size[0],
                     height=self._size[1],
                     fps=self._fps,
+                    audio=self._audio,
                 )
                 for device_id, name, port in zip(self._ids, self._names, self._ports, strict=True)
             ]

@@ -37,7 +37,7 @@ from .test_processes import serve_args, start_simulator, wait_until_serving
 PRE, POST = 2.0, 2.0
 GOP = 1.0  # the simulator's keyframe interval
 
-type DoorbellFactory = Callable[[str], Awaitable[SimulatedDoorbell]]
+type DoorbellFactory = Callable[..., Awaitable[SimulatedDoorbell]]
 
 
 @pytest.fixture
@@ -45,8 +45,10 @@ async def doorbells() -> AsyncIterator[DoorbellFactory]:
     """Simulated doorbells on 127.0.0.1; all stop at the end."""
     started: list[SimulatedDoorbell] = []
 
-    async def start(device_id: str) -> SimulatedDoorbell:
-        doorbell = SimulatedDoorbell(device_id, "Front door", LOOPBACK, 0, interfaces=[LOOPBACK])
+    async def start(device_id: str, *, audio: bool = False) -> SimulatedDoorbell:
+        doorbell = SimulatedDoorbell(
+            device_id, "Front door", LOOPBACK, 0, interfaces=[LOOPBACK], audio=audio
+        )
         await doorbell.start()
         started.append(doorbell)
         return doorbell
@@ -441,6 +443,37 @@ async def test_audio_is_kept_only_when_enabled(tmp_path: Path, audio: bool) -> N
     kinds = [s["codec_type"] for s in ffprobe(library.path(clip.file_name))["streams"]]
     assert kinds == (["video", "audio"] if audio else ["video"])
     assert clip.has_audio is audio
+
+
+async def test_a_new_doorbell_records_no_audio_until_the_owner_switches_it_on(
+    session: SessionFactory, doorbells: DoorbellFactory
+) -> None:
+    """Privacy invariant 7 through the whole hub: the doorbell's microphone is on the wire,
+    but its audio reaches a clip only after `record_audio` is switched on."""
+    client = await session()
+    door = await doorbells("sim-mic", audio=True)
+    await client.buffering("sim-mic", PRE)
+    assert (await client.get("doorbells/sim-mic"))["record_audio"] is False
+    await door.press()
+    clip = (await client.next_message("clip"))["clip"]
+    library = client.hub.recorder.library
+    kinds = [s["codec_type"] for s in ffprobe(library.path(clip["file_name"]))["streams"]]
+    assert kinds == ["video"]
+    assert clip["has_audio"] is False
+
+    status, body = await client.call("PATCH", "doorbells/sim-mic", json={"record_audio": True})
+    assert (status, body["record_audio"]) == (200, True)
+    await wait_for(lambda: client.hub.recorder.streams["sim-mic"].audio)
+    await client.buffering("sim-mic", PRE)
+    await asyncio.sleep(2.5)  # past the press merge window
+    await door.press()
+    clip = (await client.next_message("clip"))["clip"]
+    streams = ffprobe(library.path(clip["file_name"]))["streams"]
+    assert [(s["codec_type"], s["codec_name"]) for s in streams] == [
+        ("video", "h264"),
+        ("audio", "aac"),
+    ]
+    assert clip["has_audio"] is True
 
 
 async def test_mjpeg_sources_are_transcoded_to_h264(tmp_path: Path) -> None:
