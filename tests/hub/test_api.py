@@ -6,7 +6,6 @@ import aiohttp
 import pytest
 
 from doorward_hub.app import Hub
-from doorward_hub.auth.pairing import Pairing
 
 from .conftest import LOOPBACK, pair_client
 
@@ -107,33 +106,6 @@ async def test_too_many_wrong_codes_rotate_every_code(
     fresh = code_file.read_text().strip()
     assert fresh != console
     assert await pair_client(http, f"http://{LOOPBACK}:{hub.port}", fresh)
-
-
-async def test_pairing_codes_expire_after_15_minutes(hub: Hub, tmp_path) -> None:
-    now = [1_800_000_000.0]
-    pairing = Pairing(
-        hub.repositories.pairing_codes,
-        hub.repositories.tokens,
-        tmp_path / "pairing-code",
-        clock=lambda: now[0],
-    )
-    fresh, stale = await pairing.new_code(), await pairing.new_code()
-    now[0] += 15 * 60 - 1
-    assert await pairing.redeem(fresh, "in time") is not None
-    now[0] += 2
-    assert await pairing.redeem(stale, "too late") is None
-
-    # The console code is replaced once it has expired, not before.
-    console = await pairing.refresh_console_code("test")
-    now[0] += 15 * 60 - 1
-    await pairing.refresh_if_expired()
-    assert (tmp_path / "pairing-code").read_text().strip() == console
-    now[0] += 1
-    await pairing.refresh_if_expired()
-    replaced = (tmp_path / "pairing-code").read_text().strip()
-    assert replaced != console
-    assert await pairing.redeem(console, "expired console code") is None
-    assert await pairing.redeem(replaced, "owner") is not None
 
 
 async def test_tokens_are_listed_without_secrets_and_can_be_revoked(
