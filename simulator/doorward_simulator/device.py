@@ -358,6 +358,14 @@ class SimulatedDoorbell:
         self._window_closes = time.monotonic() + PAIRING_WINDOW
         return self._pairing_state()
 
+    def drop_video(self) -> int:
+        """Cut every live video stream, as a Wi-Fi hiccup would; the doorbell stays online and
+        takes new viewers at once. Returns how many streams were cut."""
+        viewers = list(self._viewers)
+        for viewer in viewers:
+            viewer.close()
+        return len(viewers)
+
     def misbehave(self, mode: Misbehaviour) -> dict[str, Any]:
         """``"garbage"``: send malformed messages instead of events; ``"none"``: behave."""
         if mode not in MISBEHAVIOURS:

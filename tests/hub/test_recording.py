@@ -321,6 +321,32 @@ async def test_privacy_mode_discards_the_clip_being_written_and_records_no_press
     assert [c["id"] for c in (await client.get("clips"))["clips"]] == [clip["id"]]
 
 
+async def test_a_clip_continues_across_a_dropped_stream(
+    session: SessionFactory, doorbells: DoorbellFactory
+) -> None:
+    """The video connection drops mid-clip while the doorbell stays online: what was recorded
+    is kept as a clip, and the rest of the requested time follows in a second clip of the same
+    press from the next connection."""
+    client = await session(post_roll_seconds=8.0)
+    door = await doorbells("sim-hiccup")
+    await client.buffering("sim-hiccup", PRE)
+    pressed_at = float((await door.press())["time"])
+    await asyncio.sleep(2.0)
+    assert door.drop_video() == 1
+    first = (await client.next_message("clip"))["clip"]
+    second = (await client.next_message("clip"))["clip"]
+    assert first["trigger_seq"] == second["trigger_seq"] is not None
+    assert first["start_device_time"] <= pressed_at - PRE
+    assert first["end_device_time"] < pressed_at + 8.0
+    assert second["start_device_time"] >= first["end_device_time"] - 0.2
+    assert second["end_device_time"] >= pressed_at + 8.0 - 0.2
+    library = client.hub.recorder.library
+    for clip in (first, second):
+        (stream,) = ffprobe(library.path(clip["file_name"]))["streams"]
+        assert stream["codec_name"] == "h264"
+    assert len((await client.get("clips"))["clips"]) == 2
+
+
 async def test_a_stream_that_is_not_video_never_takes_the_hub_down(tmp_path: Path) -> None:
     """A source that sends garbage is retried with back-off; the recorder keeps running."""
     app = web.Application()
