@@ -79,6 +79,7 @@ class Pairing:
     def _write_code_file(self, code: str) -> None:
         # A few bytes to a local file: not worth an executor hop.
         fd = os.open(self._code_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a file that was already there keeps its mode otherwise
         with os.fdopen(fd, "w") as file:
             file.write(code + "\n")
 
