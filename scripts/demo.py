@@ -1,34 +1,72 @@
 """The main job: a hub, simulated doorbells and Home Assistant with the integration, on loopback.
 
 Run through `scripts/demo` (which provides the toolchain). Everything it keeps lives in `.demo/`
-in the repository (git ignores it); delete that folder to start from scratch. Stop with Ctrl-C.
+in the repository (git ignores it; `--dir` picks another folder); delete that folder to start
+from scratch. A new run reuses it: the same hub, the same doorbells (their ids are kept in
+`doorbells.json`), the same Home Assistant. Logs go to `logs/` and `ha-config/home-assistant.log`
+there, so the console shows progress and, once everything is ready, one block that says where to
+look. Stop with Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
+HUB_COMMAND = [sys.executable, "-m", "doorward_hub"]
 
 
-def wait_until(check: object, what: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    """Poll `check()` until it is true; stop the demo if `process` dies or time runs out."""
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+def say(message: str) -> None:
+    """A progress line on the console."""
+    print(f"demo: {message}", flush=True)
+
+
+def wait_until(
+    check: Callable[[], bool],
+    what: str,
+    process: subprocess.Popen[bytes],
+    timeout: float,
+    log_file: Path,
+) -> None:
+    """Poll `check()` until it is true, saying every 15 s that it is still waiting.
+
+    Stops the demo, with the end of `log_file`, if `process` dies or time runs out.
+    """
+    start = time.monotonic()
+    said = start
+    while not check():
+        now = time.monotonic()
         if process.poll() is not None:
-            raise SystemExit(f"demo: {what} exited with code {process.returncode}")
-        if time.monotonic() > deadline:
-            raise SystemExit(f"demo: {what} did not come up within {timeout:.0f} s")
+            problem = f"{what} exited with code {process.returncode}"
+            raise SystemExit(f"demo: {problem}\n{tail(log_file)}")
+        if now - start > timeout:
+            problem = f"{what} did not come up within {timeout:.0f} s"
+            raise SystemExit(f"demo: {problem}\n{tail(log_file)}")
+        if now - said >= 15:
+            say(f"still waiting for {what} ({now - start:.0f} s)")
+            said = now
         time.sleep(0.2)
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    """The last lines of a log file, to explain a failure."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    except OSError:
+        return f"(no log at {path})"
+    return f"--- end of {path}:\n" + "\n".join(text)
 
 
 def answers(url: str) -> bool:
@@ -40,24 +78,102 @@ def answers(url: str) -> bool:
         return False
 
 
-def main() -> int:
-    """Start everything, print where to look, wait for Ctrl-C, stop everything."""
+def doorbell_ids(demo: Path, count: int) -> list[str]:
+    """The simulated doorbells' ids, made once and kept in `doorbells.json`.
+
+    The same ids on every run keep Home Assistant's devices, entity ids and media folders.
+    """
+    path = demo / "doorbells.json"
+    try:
+        ids = [str(i) for i in json.loads(path.read_text(encoding="utf-8"))["ids"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        ids = []
+    if len(ids) < count:
+        prefix = ids[0].rsplit("-", 1)[0] if ids else f"sim-{secrets.token_hex(3)}"
+        ids += [f"{prefix}-{n}" for n in range(len(ids) + 1, count + 1)]
+        path.write_text(json.dumps({"ids": ids}, indent=2) + "\n", encoding="utf-8")
+    return ids[:count]
+
+
+def summary(
+    args: argparse.Namespace,
+    *,
+    hub_url: str,
+    code: str,
+    doorbells: list[dict[str, Any]],
+    home_assistant: dict[str, Any] | None,
+    logs: Path,
+) -> str:
+    """The console's closing block: where to look, how to log in, how to press."""
+    lines = ["", "=" * 72, "Doorward demo is running (Ctrl-C stops it)", ""]
+    if home_assistant is not None:
+        lines += [
+            f"Home Assistant:  {home_assistant['url']}",
+            f"  log in as:     {home_assistant['user']} / {home_assistant['password']}",
+            "  the hub:       Settings > Devices & services > Doorward",
+            "  clips:         Media > Doorward;  blueprints: Settings > Automations > Blueprints",
+        ]
+    lines += [
+        f"hub API:         {hub_url}/api/v1/info  (OpenAPI: {hub_url}/api/v1/openapi.json)",
+        f"pairing code:    {code}  (one use, 15 minutes; a new one: "
+        f"scripts/toolchain run doorward-hub pairing-code --data-dir {args.dir / 'hub'})",
+    ]
+    for doorbell in doorbells:
+        lines += [
+            f"{doorbell['name']}:      {doorbell['url']}  ({doorbell['id']})",
+            f"  press it:      scripts/toolchain run doorward-hub press {doorbell['url']}",
+        ]
+    lines += [f"logs:            {logs}/", "=" * 72]
+    return "\n".join(lines)
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each (the last started first), then wait for each; kill what does not stop."""
+    for process in reversed(processes):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in reversed(processes):
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--doorbells", type=int, default=2, help="simulated doorbells (default 2)")
     parser.add_argument("--hub-port", type=int, default=8470)
+    parser.add_argument("--ha-port", type=int, default=8123, help="Home Assistant's port")
+    parser.add_argument(
+        "--dir", type=Path, default=REPO / ".demo", help="the demo's state (default .demo)"
+    )
     parser.add_argument("--no-home-assistant", action="store_true", help="hub and doorbells only")
     args = parser.parse_args()
+    args.dir = args.dir.resolve()
+    return args
+
+
+def main() -> int:
+    """Start everything, print where to look, wait for Ctrl-C, stop everything."""
+    args = parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
-    demo = REPO / ".demo"
-    demo.mkdir(exist_ok=True)
+    demo: Path = args.dir
+    logs = demo / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
     state_file = demo / "simulator.json"
+    ready_file = demo / "home-assistant.json"
     state_file.unlink(missing_ok=True)
+    ready_file.unlink(missing_ok=True)
     hub_url = f"http://{LOOPBACK}:{args.hub_port}"
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def start(name: str, command: list[str]) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(command, cwd=REPO)  # noqa: S603 - our own commands
+    def start(name: str, command: list[str], log_file: Path) -> subprocess.Popen[bytes]:
+        with log_file.open("ab") as output:
+            process = subprocess.Popen(  # noqa: S603 - our own commands
+                command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT
+            )
         children.append((name, process))
         return process
 
@@ -65,36 +181,60 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    hub_command = [sys.executable, "-m", "doorward_hub"]
     try:
+        say(f"starting the hub on {hub_url} (log: {logs / 'hub.log'})")
         hub = start(
-            "hub",
-            [*hub_command, "serve", "--data-dir", str(demo / "hub"), "--host", LOOPBACK,
+            "the hub",
+            [*HUB_COMMAND, "serve", "--data-dir", str(demo / "hub"), "--host", LOOPBACK,
              "--port", str(args.hub_port), "--interface", LOOPBACK, "--name", "Demo hub"],
+            logs / "hub.log",
         )  # fmt: skip
+        ids = doorbell_ids(demo, args.doorbells)
+        say(f"starting {args.doorbells} simulated doorbells (log: {logs / 'doorbells.log'})")
         simulator = start(
-            "simulated doorbells",
-            [*hub_command, "simulate", "--doorbells", str(args.doorbells), "--interface",
-             LOOPBACK, "--state-file", str(state_file)],
+            "the simulated doorbells",
+            [*HUB_COMMAND, "simulate", "--doorbells", str(args.doorbells), "--interface",
+             LOOPBACK, "--state-file", str(state_file),
+             *(option for i in ids for option in ("--device-id", i))],
+            logs / "doorbells.log",
         )  # fmt: skip
-        wait_until(lambda: answers(f"{hub_url}/api/v1/info"), "the hub", hub, 60)
-        wait_until(state_file.exists, "the simulated doorbells", simulator, 60)
+        wait_until(lambda: answers(f"{hub_url}/api/v1/info"), "the hub", hub, 60, logs / "hub.log")
+        wait_until(
+            state_file.exists, "the simulated doorbells", simulator, 60, logs / "doorbells.log"
+        )
         doorbells = json.loads(state_file.read_text())["doorbells"]
         code = (demo / "hub" / "pairing-code").read_text().strip()
 
-        home_assistant = REPO / "scripts" / "ha_demo.py"
-        if not args.no_home_assistant and home_assistant.exists():
-            start(
-                "Home Assistant",
-                [sys.executable, str(home_assistant), "--hub-url", hub_url, "--pairing-code", code],
+        home_assistant = None
+        if not args.no_home_assistant:
+            config_dir = demo / "ha-config"
+            say(
+                "starting Home Assistant and adding the hub to it (the first start takes a "
+                f"minute or two; log: {config_dir / 'home-assistant.log'})"
             )
-        print("\n=== Doorward demo is running (Ctrl-C stops it) ===")
-        print(f"hub API:      {hub_url}/api/v1/info  (OpenAPI: {hub_url}/api/v1/openapi.json)")
-        print(f"pairing code: {code}  (new ones: scripts/toolchain run doorward-hub "
-              f"pairing-code --data-dir .demo/hub)")  # fmt: skip
-        for doorbell in doorbells:
-            print(f"doorbell:     {doorbell['name']} ({doorbell['id']}) at {doorbell['url']}")
-            print(f"  press it:   scripts/toolchain run doorward-hub press {doorbell['url']}")
+            process = start(
+                "Home Assistant",
+                [sys.executable, str(REPO / "scripts" / "ha_demo.py"), "--hub-url", hub_url,
+                 "--pairing-code", str(code), "--port", str(args.ha_port), "--config-dir",
+                 str(config_dir), "--ready-file", str(ready_file)],
+                logs / "home-assistant-setup.log",
+            )  # fmt: skip
+            wait_until(
+                ready_file.exists, "Home Assistant", process, 600, logs / "home-assistant-setup.log"
+            )
+            home_assistant = json.loads(ready_file.read_text(encoding="utf-8"))
+            # If Home Assistant used the first code, the hub wrote its next one: print that.
+            code = (demo / "hub" / "pairing-code").read_text().strip()
+        print(
+            summary(
+                args,
+                hub_url=hub_url,
+                code=code,
+                doorbells=doorbells,
+                home_assistant=home_assistant,
+                logs=logs,
+            )
+        )
         while all(process.poll() is None for _, process in children):
             time.sleep(0.5)
         for name, process in children:
@@ -104,14 +244,8 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for _, process in reversed(children):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for _, process in reversed(children):
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all([process for _, process in children])
+        ready_file.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -4,25 +4,30 @@ Usage (from the repository root, inside the project's virtual environment):
 
     scripts/toolchain run python scripts/ha_demo.py --hub-url http://127.0.0.1:8470 \\
         --pairing-code ABCD-EFGH [--config-dir .demo/ha-config] [--port 8123] \\
-        [--user doorward] [--password doorward] [--stop-after-setup]
+        [--user doorward] [--password doorward] [--ready-file PATH] [--stop-after-setup]
 
 What it does:
 
 1. Prepares a Home Assistant config folder (default `.demo/ha-config`, gitignored): a
    `configuration.yaml` with the parts of `default_config` that run offline (no `cloud`, no
    `homeassistant_alerts`, no analytics reporting; an integration whose Python packages the
-   venv lacks is left out and named in a comment), the HTTP server on 127.0.0.1 only,
-   onboarding marked complete, an owner user (default `doorward` / `doorward`), and links to
-   this repository's `custom_components/doorward` and `blueprints/automation/doorward`.
-   An existing `configuration.yaml` is kept; delete the folder to start from scratch.
+   venv lacks is left out and named in a comment), onboarding marked complete, an owner user
+   (default `doorward` / `doorward`), a link to this repository's `custom_components/doorward`
+   and a copy of `blueprints/automation/doorward` (Home Assistant does not look into symlinked
+   blueprint folders). The HTTP server's settings (127.0.0.1 only, `--port`) go into Home
+   Assistant's HTTP store, `.storage/http`, as its confirmed ("stable") configuration: an
+   `http:` block in `configuration.yaml` is only a trial there, reverted after five minutes
+   (Home Assistant then restarts and listens on every address). A `configuration.yaml` this
+   script wrote is rewritten on every run; one written by hand is kept.
 2. Starts Home Assistant: `python -m homeassistant -c <dir> --skip-pip` (never installs
-   packages), serving http://127.0.0.1:<port>.
+   packages), serving http://127.0.0.1:<port>; its console output goes to
+   `<dir>/console.log` (its log proper is `<dir>/home-assistant.log`).
 3. Logs in as the owner through Home Assistant's auth API and adds the hub through the
    integration's real config flow over Home Assistant's REST API (address from `--hub-url`,
    then `--pairing-code`), unless an entry for this hub is already loaded.
-4. Prints the URL, user and password, and the doorbell entities; then keeps running until
-   Ctrl-C (or SIGTERM), which stops Home Assistant. `--stop-after-setup` stops it right after
-   step 3 instead (a smoke test).
+4. Writes `--ready-file` (JSON: url, user, password, doorbell entities), prints the URL, user
+   and password; then keeps running until Ctrl-C (or SIGTERM), which stops Home Assistant.
+   `--stop-after-setup` stops it right after step 3 instead (a smoke test).
 
 Nothing here reaches the internet: pip is skipped, and the integrations that phone home are
 left out. (Home Assistant always loads its `brands` integration, which fetches brand images
@@ -40,6 +45,8 @@ import contextlib
 import importlib.metadata
 import importlib.util
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,6 +60,8 @@ from homeassistant import components, runner
 from homeassistant.auth import auth_manager_from_config
 from homeassistant.auth.const import GROUP_ID_ADMIN
 from homeassistant.auth.providers.homeassistant import HassAuthProvider, InvalidUser
+from homeassistant.components.http.config import HTTP_STORAGE_SCHEMA, STORAGE_MINOR_VERSION
+from homeassistant.components.http.config import STORAGE_VERSION as HTTP_STORAGE_VERSION
 from homeassistant.config_entries import ConfigEntries
 from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.helpers import device_registry as dr
@@ -63,19 +72,25 @@ from yarl import URL
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_DIR = REPO / ".demo" / "ha-config"
 DOMAIN = "doorward"
+# The first line of a configuration.yaml this script wrote (and may rewrite).
+CONFIGURATION_HEADER = "# Written by scripts/ha_demo.py for the Doorward demo."
 
 # default_config's parts that work offline, plus what the demo needs; each is used only if the
 # Python packages it (and what it depends on) requires are installed.
 INTEGRATIONS = [
     "api",
+    "assist_pipeline",
     "automation: !include automations.yaml",
     "backup",
     "blueprint",
     "config",
+    "conversation",
     "counter",
     "device_automation",
+    "dhcp",
     "diagnostics",
     "energy",
+    "file",
     "file_upload",
     "history",
     "image_upload",
@@ -96,11 +111,14 @@ INTEGRATIONS = [
     "schedule",
     "script: !include scripts.yaml",
     "search",
+    "ssdp",
     "stream",
     "sun",
     "system_health",
     "tag",
     "timer",
+    "usage_prediction",
+    "usb",
     "webhook",
     "zeroconf",
     "zone",
@@ -111,8 +129,9 @@ INTEGRATIONS = [
 # Left out of default_config whatever is installed: they reach the internet, need hardware or
 # helper programs the demo does not have, or are not needed.
 LEFT_OUT = (
-    "cloud, homeassistant_alerts (internet); bluetooth, dhcp, usb (hardware); go2rtc (its own "
-    "binary); assist_pipeline, conversation, file, ssdp, usage_prediction (not needed)"
+    "cloud, homeassistant_alerts (they work only with the internet); bluetooth (needs a "
+    "Bluetooth adapter and BlueZ); go2rtc (needs the go2rtc program, which is not a Python "
+    "package; Home Assistant's own stream integration plays the doorbells' video)"
 )
 FRONTEND_REQUIREMENT = "home-assistant-frontend"
 # Packages checked by their module rather than their distribution.
@@ -152,10 +171,12 @@ def missing_requirements(domain: str, seen: set[str] | None = None) -> set[str]:
 
 
 def write_configuration(config_dir: Path, port: int) -> None:
-    """`configuration.yaml` (kept if it exists) and the files it includes."""
+    """`configuration.yaml` (kept if written by hand) and the files it includes."""
     configuration = config_dir / "configuration.yaml"
-    if configuration.exists():
-        log(f"keeping {configuration}")
+    if configuration.exists() and not configuration.read_text(encoding="utf-8").startswith(
+        CONFIGURATION_HEADER
+    ):
+        log(f"keeping {configuration} (not written by this script)")
     else:
         usable, unusable = [], []
         for entry in INTEGRATIONS:
@@ -167,7 +188,9 @@ def write_configuration(config_dir: Path, port: int) -> None:
         if unusable:
             log(f"left out, their packages are not installed: {'; '.join(unusable)}")
         lines = [
-            "# Written by scripts/ha_demo.py for the Doorward demo.",
+            CONFIGURATION_HEADER,
+            "# Rewritten on every run; remove the first line to keep your own changes.",
+            "# The HTTP server (127.0.0.1 only) is configured in .storage/http.",
             "homeassistant:",
             "  name: Doorward demo",
             "  latitude: 52.3731",
@@ -180,10 +203,6 @@ def write_configuration(config_dir: Path, port: int) -> None:
             "  language: en",
             f"  internal_url: http://127.0.0.1:{port}",
             "",
-            "http:",
-            "  server_host: 127.0.0.1",
-            f"  server_port: {port}",
-            "",
             "logger:",
             "  default: warning",
             "  logs:",
@@ -194,11 +213,54 @@ def write_configuration(config_dir: Path, port: int) -> None:
             *usable,
         ]
         configuration.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        log(f"wrote {configuration}")
     for name in ("automations.yaml", "scripts.yaml", "scenes.yaml"):
         included = config_dir / name
         if not included.exists():
             included.write_text("[]\n" if name != "scripts.yaml" else "{}\n", encoding="utf-8")
+
+
+def write_http_store(config_dir: Path, port: int) -> None:
+    """Home Assistant's HTTP settings: 127.0.0.1 only, on `port`, confirmed (no trial, no YAML).
+
+    Written on every run, so an older demo folder (whose `http:` YAML block was migrated as a
+    trial) is brought back to loopback too.
+    """
+    path = config_dir / ".storage" / "http"
+    stable = {
+        **HTTP_STORAGE_SCHEMA({"server_host": ["127.0.0.1"], "server_port": port}),
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "error": None,
+        "error_message": None,
+    }
+    data = {"stable": stable, "pending": None, "yaml_migration_done": True}
+    with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+        if json.loads(path.read_text(encoding="utf-8"))["data"] == data:
+            return
+    document = {
+        "version": HTTP_STORAGE_VERSION,
+        "minor_version": STORAGE_MINOR_VERSION,
+        "key": "http",
+        "data": data,
+    }
+    write_private(path, json.dumps(document, indent=2))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable only by this user (Home Assistant's stores hold secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
+def copy_folder(source: Path, destination: Path) -> None:
+    """Make `destination` a real folder with `source`'s files (replacing a link or older copy)."""
+    if destination.is_symlink():
+        destination.unlink()
+    elif destination.exists():
+        shutil.rmtree(destination)
+    shutil.copytree(source, destination)
 
 
 def link(target: Path, link_path: Path) -> None:
@@ -216,10 +278,8 @@ def write_store(config_dir: Path, key: str, version: int, data: dict[str, Any]) 
     path = config_dir / ".storage" / key
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
     document = {"version": version, "minor_version": 1, "key": key, "data": data}
-    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
-    path.chmod(0o600)
+    write_private(path, json.dumps(document, indent=2))
 
 
 async def ensure_owner(config_dir: Path, username: str, password: str) -> None:
@@ -264,8 +324,10 @@ def prepare(config_dir: Path, port: int, username: str, password: str) -> None:
         )
     config_dir.mkdir(parents=True, exist_ok=True)
     write_configuration(config_dir, port)
+    write_http_store(config_dir, port)
     link(REPO / "custom_components" / DOMAIN, config_dir / "custom_components" / DOMAIN)
-    link(
+    # A copy: Home Assistant does not descend into a symlinked blueprint folder.
+    copy_folder(
         REPO / "blueprints" / "automation" / DOMAIN,
         config_dir / "blueprints" / "automation" / DOMAIN,
     )
@@ -314,11 +376,13 @@ class HomeAssistantApi:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise SystemExit(f"Home Assistant exited with code {process.returncode}")
+            # A page that needs no login: polling /api/ without one would be a failed login
+            # attempt each time (a notification, and a ban after a few).
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with self.session.get(
-                    f"{self.base}/api/", timeout=aiohttp.ClientTimeout(total=2)
+                    f"{self.base}/auth/providers", timeout=aiohttp.ClientTimeout(total=2)
                 ) as response:
-                    if response.status in (200, 401):
+                    if response.status == 200:
                         return
             await asyncio.sleep(1)
         raise SystemExit(f"Home Assistant did not answer on {self.base} within {seconds:.0f} s")
@@ -404,7 +468,8 @@ async def hub_id_of(session: aiohttp.ClientSession, hub_url: URL) -> str:
         return str((await response.json())["hub_id"])
 
 
-async def connect_hub(args: argparse.Namespace, process: subprocess.Popen[bytes]) -> None:
+async def connect_hub(args: argparse.Namespace, process: subprocess.Popen[bytes]) -> list[str]:
+    """Add the hub to Home Assistant (once); the doorbell event entities."""
     base = f"http://127.0.0.1:{args.port}"
     hub_url = URL(args.hub_url)
     async with aiohttp.ClientSession() as session:
@@ -440,6 +505,7 @@ async def connect_hub(args: argparse.Namespace, process: subprocess.Popen[bytes]
                 break
             await asyncio.sleep(1)
         log(f"doorbell event entities: {', '.join(sorted(doorbells)) or 'none yet'}")
+        return sorted(doorbells)
 
 
 def main() -> int:
@@ -454,6 +520,11 @@ def main() -> int:
     parser.add_argument("--password", default="doorward", help="the owner's password")
     parser.add_argument("--startup-timeout", type=float, default=300.0)
     parser.add_argument(
+        "--ready-file",
+        type=Path,
+        help="write JSON (url, user, password, doorbells) here once the hub is set up",
+    )
+    parser.add_argument(
         "--stop-after-setup",
         action="store_true",
         help="stop Home Assistant once the hub is added (a smoke test)",
@@ -464,7 +535,11 @@ def main() -> int:
     prepare(config_dir, args.port, args.user, args.password)
     command = [sys.executable, "-m", "homeassistant", "-c", str(config_dir), "--skip-pip"]
     log(f"starting Home Assistant: {' '.join(command)}")
-    process = subprocess.Popen(command, cwd=REPO)  # noqa: S603 - our own interpreter
+    log(f"its log: {config_dir / 'home-assistant.log'}")
+    with (config_dir / "console.log").open("ab") as console:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter
+            command, cwd=REPO, stdout=console, stderr=subprocess.STDOUT
+        )
 
     def stop(*_: object) -> None:
         if process.poll() is None:
@@ -472,12 +547,17 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        asyncio.run(connect_hub(args, process))
-        print(
-            f"\nHome Assistant: http://127.0.0.1:{args.port}  user: {args.user}  "
-            f"password: {args.password}\nconfig folder: {config_dir}\n",
-            flush=True,
-        )
+        doorbells = asyncio.run(connect_hub(args, process))
+        url = f"http://127.0.0.1:{args.port}"
+        if args.ready_file is not None:
+            ready = {"url": url, "user": args.user, "password": args.password}
+            write_private(args.ready_file, json.dumps({**ready, "doorbells": doorbells}))
+        else:
+            print(
+                f"\nHome Assistant: {url}  user: {args.user}  password: {args.password}\n"
+                f"config folder: {config_dir}\n",
+                flush=True,
+            )
         if args.stop_after_setup:
             stop()
         return process.wait()

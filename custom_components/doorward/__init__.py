@@ -2,15 +2,17 @@
 
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_TOKEN
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .api import DoorwardAuthenticationError, DoorwardClient, DoorwardError
+from .api import DoorwardClient, DoorwardError
 from .const import CONF_TOKEN_ID, DOMAIN, LOGGER, PLATFORMS
+from .credentials import async_track_credentials_issues
 from .data import DoorwardConfigEntry, DoorwardData, StoredState, create_store, doorbell_identifier
+from .errors import setup_error
 from .services import async_setup_services
 from .views import DoorwardClipView
 
@@ -56,16 +58,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: DoorwardConfigEntry) -> 
             stored = StoredState(
                 last_seq=(await client.events(limit=1)).last_seq, press_snapshots={}
             )
-    except DoorwardAuthenticationError as err:
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="invalid_auth"
-        ) from err
     except DoorwardError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"url": str(client.base_url), "error": str(err)},
-        ) from err
+        raise setup_error(entry, client, err) from err
 
     if first_start:
         await store.async_save(stored)
@@ -77,6 +71,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: DoorwardConfigEntry) -> 
     data.async_remove_stale_devices()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     data.async_start()
+    entry.async_on_unload(async_track_credentials_issues(hass, data))
     return True
 
 

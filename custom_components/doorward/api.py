@@ -168,6 +168,7 @@ class HubEvent:
     device_time: float | None
     presses: int
     has_snapshot: bool
+    button: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
@@ -181,8 +182,9 @@ class HubEvent:
             time=_str(data, "time"),
             device_time=float(device_time) if isinstance(device_time, int | float) else None,
             presses=presses if isinstance(presses, int) else 1,
-            # Not in API v1's documented event object; the hub sends it, and it is optional here.
+            # Whether the hub stored a picture of the event (docs/hub-api.md, "Events").
             has_snapshot=bool(data.get("has_snapshot", False)),
+            button=_opt_str(data, "button"),
         )
 
 
@@ -391,6 +393,16 @@ class DoorwardClient:
         """Switch a doorbell's privacy mode; the updated doorbell."""
         data = await self._json(
             "PATCH", f"/doorbells/{doorbell_id}", body={"privacy_mode": enabled}
+        )
+        return parse(Doorbell, data)
+
+    async def set_credentials(self, doorbell_id: str, username: str, password: str) -> Doorbell:
+        """Hand the hub a doorbell's device credentials (DoorBird); the doorbell as it
+        reconnects with them (its status tells later whether the device accepts them)."""
+        data = await self._json(
+            "PUT",
+            f"/doorbells/{doorbell_id}/credentials",
+            body={"username": username, "password": password},
         )
         return parse(Doorbell, data)
 

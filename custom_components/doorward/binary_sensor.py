@@ -1,6 +1,7 @@
 """Binary sensors: whether each doorbell is connected to the hub."""
 
-from collections.abc import Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -9,24 +10,38 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import Doorbell
-from .data import DoorwardConfigEntry, DoorwardData
-from .entity import DoorwardDoorbellEntity, async_setup_doorbell_entities
+from .data import DoorwardConfigEntry
+from .entity import (
+    DoorbellEntities,
+    DoorwardDoorbellEntity,
+    DoorwardEntityDescription,
+    async_setup_doorbell_entities,
+)
 
 PARALLEL_UPDATES = 0
 
-CONNECTIVITY_DESCRIPTION = BinarySensorEntityDescription(
-    key="connected",
-    device_class=BinarySensorDeviceClass.CONNECTIVITY,
-    entity_category=EntityCategory.DIAGNOSTIC,
+
+@dataclass(frozen=True, kw_only=True)
+class DoorwardBinarySensorEntityDescription(
+    DoorwardEntityDescription, BinarySensorEntityDescription
+):
+    """A binary sensor of a doorbell and what turns it on."""
+
+    value_fn: Callable[[Doorbell], bool]
+
+
+BINARY_SENSORS: tuple[DoorwardBinarySensorEntityDescription, ...] = (
+    DoorwardBinarySensorEntityDescription(
+        key="connected",
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        # Online: paired and connected to the hub.
+        value_fn=lambda doorbell: doorbell.online,
+    ),
 )
-
-
-def _entities(data: DoorwardData, doorbell: Doorbell) -> Iterable[Entity]:
-    return [DoorwardConnectivitySensor(data, doorbell, CONNECTIVITY_DESCRIPTION)]
 
 
 async def async_setup_entry(
@@ -34,13 +49,19 @@ async def async_setup_entry(
     entry: DoorwardConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the connectivity sensor of every doorbell."""
-    async_setup_doorbell_entities(entry, async_add_entities, _entities)
+    """Set up the binary sensors of every doorbell."""
+    async_setup_doorbell_entities(
+        entry, async_add_entities, DoorbellEntities(DoorwardBinarySensor, BINARY_SENSORS)
+    )
 
 
-class DoorwardConnectivitySensor(DoorwardDoorbellEntity, BinarySensorEntity):
-    """On while the doorbell is online (paired and connected to the hub)."""
+class DoorwardBinarySensor(DoorwardDoorbellEntity, BinarySensorEntity):
+    """A binary sensor of a doorbell."""
+
+    entity_description: DoorwardBinarySensorEntityDescription
+    _state_attrs = ("_attr_available", "_attr_is_on")
 
     @callback
     def _async_update_attrs(self) -> None:
-        self._attr_is_on = self.doorbell.online
+        super()._async_update_attrs()
+        self._attr_is_on = self.entity_description.value_fn(self.doorbell)

@@ -53,7 +53,7 @@ CLIP_TRIGGER_MANUAL: Final = "manual"
 EVENT_CLIP_READY: Final = "clip_ready"
 SERVICE_RECORD: Final = "record"
 ATTR_DURATION: Final = "duration"
-DEFAULT_RECORD_SECONDS: Final = 30
+DEFAULT_RECORD_SECONDS: Final = 10  # the hub's own default (docs/hub-api.md)
 MAX_RECORD_SECONDS: Final = 300
 
 DOORBELL_STATUSES: Final = ["pending_approval", "pairing", "online", "offline", "error"]

@@ -37,6 +37,7 @@ from .api import (
     HubInfo,
     parse,
 )
+from .backoff import Backoff
 from .const import (
     DOMAIN,
     EVENT_PRESS,
@@ -168,6 +169,7 @@ class DoorwardData:
         self._snapshot_listeners = _Listeners[PressSnapshot]()
         self._clip_listeners = _Listeners[Clip]()
         self._new_doorbell_listeners = _Listeners[Doorbell]()
+        self.backoff = Backoff(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
         self._task: asyncio.Task[None] | None = None
         self._cancel_issue_timer: CALLBACK_TYPE | None = None
 
@@ -234,7 +236,7 @@ class DoorwardData:
     # Push connection -----------------------------------------------------------------------
 
     async def _async_run(self) -> None:
-        delay = RECONNECT_MIN_DELAY
+        """Keep the push connection open until the entry unloads or the token is refused."""
         while True:
             self.connected = False
             try:
@@ -255,11 +257,11 @@ class DoorwardData:
                 LOGGER.exception("Unexpected error in the push connection to %s", self.hub_name)
                 reason = repr(err)
             if self.connected:
-                delay = RECONNECT_MIN_DELAY
+                self.backoff.reset()
             self._async_set_unavailable(reason)
-            LOGGER.debug("Reconnecting to %s in %.0f s", self.client.base_url, delay)
+            delay = self.backoff.next_delay()
+            LOGGER.debug("Reconnecting to %s in %.1f s", self.client.base_url, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX_DELAY)
 
     async def _async_listen(self) -> NoReturn:
         """One WebSocket connection, from hello to close. Always raises when it ends."""
@@ -465,6 +467,7 @@ class DoorwardData:
         if self.available:
             return
         self.available = True
+        # Once at info level, as the loss was (quality scale: log-when-unavailable).
         LOGGER.info("Connection to Doorward hub %s restored", self.hub_name)
         self._state_listeners.fire_all(None)
 
@@ -475,7 +478,7 @@ class DoorwardData:
             LOGGER.debug("Doorward hub %s still unreachable: %s", self.hub_name, reason)
             return
         self.available = False
-        LOGGER.warning(
+        LOGGER.info(
             "Lost the connection to Doorward hub %s at %s: %s; reconnecting in the background",
             self.hub_name,
             self.client.base_url,

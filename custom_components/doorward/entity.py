@@ -1,26 +1,59 @@
 """Base entities of the Doorward integration."""
 
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.core import callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .api import Doorbell, DoorwardAuthenticationError, DoorwardError
+from .api import Doorbell, DoorwardError
 from .const import DOMAIN, MANUFACTURER
 from .data import DoorwardConfigEntry, DoorwardData, doorbell_identifier
+from .errors import hub_error
 
 # Who made a doorbell, by the hub driver that talks to it.
 DRIVER_MANUFACTURERS = {"doorward": MANUFACTURER, "doorbird": "DoorBird"}
+
+
+def _always(doorbell: Doorbell) -> bool:
+    return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class DoorwardEntityDescription(EntityDescription):
+    """What every Doorward doorbell entity describes: which doorbells have it.
+
+    `exists_fn` decides from the doorbell (its capabilities) whether it gets the entity; each
+    platform's description adds the function that computes what the entity shows.
+    """
+
+    exists_fn: Callable[[Doorbell], bool] = _always
+
+
+@dataclass(frozen=True, slots=True)
+class DoorbellEntities[D: DoorwardEntityDescription]:
+    """The entities of one class a platform gives a doorbell: one per description it has."""
+
+    entity_class: Callable[[DoorwardData, Doorbell, D], Entity]
+    descriptions: tuple[D, ...]
+
+    def for_doorbell(self, data: DoorwardData, doorbell: Doorbell) -> list[Entity]:
+        """The entities of `doorbell`, skipping descriptions it does not have."""
+        return [
+            self.entity_class(data, doorbell, description)
+            for description in self.descriptions
+            if description.exists_fn(doorbell)
+        ]
 
 
 @callback
 def async_setup_doorbell_entities(
     entry: DoorwardConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
-    entities_for: Callable[[DoorwardData, Doorbell], Iterable[Entity]],
+    *kinds: DoorbellEntities[Any],
 ) -> None:
     """Add the entities of every doorbell now, and of each doorbell the hub reports later."""
     data = entry.runtime_data
@@ -28,7 +61,10 @@ def async_setup_doorbell_entities(
     @callback
     def add(doorbells: Iterable[Doorbell]) -> None:
         async_add_entities(
-            entity for doorbell in doorbells for entity in entities_for(data, doorbell)
+            entity
+            for doorbell in doorbells
+            for kind in kinds
+            for entity in kind.for_doorbell(data, doorbell)
         )
 
     add(list(data.doorbells.values()))
@@ -36,10 +72,16 @@ def async_setup_doorbell_entities(
 
 
 class DoorwardEntity(Entity):
-    """An entity fed by a hub's push connection."""
+    """An entity fed by a hub's push connection.
+
+    It writes its state only when something it shows changed: `_async_update_attrs` refreshes
+    the `_attr_`s from the data, and the ones named in `_state_attrs` are compared before and
+    after (a doorbell message that changes only, say, its `last_seen` writes nothing).
+    """
 
     _attr_has_entity_name = True
     _attr_should_poll = False
+    _state_attrs: tuple[str, ...] = ("_attr_available",)
 
     def __init__(self, data: DoorwardData, description: EntityDescription) -> None:
         """Bind to the hub's data."""
@@ -48,12 +90,19 @@ class DoorwardEntity(Entity):
 
     @callback
     def _async_update_attrs(self) -> None:
-        """Refresh the `_attr_`s from the data; called before every state write."""
+        """Refresh the `_attr_`s from the data; extended by each entity."""
+        self._attr_available = self.data.available
+
+    @callback
+    def _async_shown(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._state_attrs)
 
     @callback
     def _async_handle_update(self) -> None:
+        shown = self._async_shown()
         self._async_update_attrs()
-        self.async_write_ha_state()
+        if self._async_shown() != shown:
+            self.async_write_ha_state()
 
 
 class DoorwardHubEntity(DoorwardEntity):
@@ -66,11 +115,6 @@ class DoorwardHubEntity(DoorwardEntity):
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, data.hub_id)})
         self._async_update_attrs()
 
-    @property
-    def available(self) -> bool:
-        """Available while the hub is reachable."""
-        return super().available and self.data.available
-
     async def async_added_to_hass(self) -> None:
         """Follow the hub's state."""
         await super().async_added_to_hass()
@@ -80,8 +124,10 @@ class DoorwardHubEntity(DoorwardEntity):
 class DoorwardDoorbellEntity(DoorwardEntity):
     """An entity of a doorbell device."""
 
+    entity_description: DoorwardEntityDescription
+
     def __init__(
-        self, data: DoorwardData, doorbell: Doorbell, description: EntityDescription
+        self, data: DoorwardData, doorbell: Doorbell, description: DoorwardEntityDescription
     ) -> None:
         """Attach to the doorbell's device, created behind the hub."""
         super().__init__(data, description)
@@ -105,30 +151,23 @@ class DoorwardDoorbellEntity(DoorwardEntity):
             self._doorbell = doorbell
         return self._doorbell
 
-    async def _async_hub_request[T](self, request: Awaitable[T], failure_key: str) -> T:
-        """Await a request to the hub; a failure becomes a translated error.
+    @callback
+    def _async_update_attrs(self) -> None:
+        """Available while the hub is reachable and still has the doorbell."""
+        self._attr_available = self.data.available and self.doorbell_id in self.data.doorbells
 
-        A rejected token also starts reauthentication; any other failure is reported with the
-        exception translation `failure_key` (placeholders: the doorbell's name and the error).
+    async def _async_hub_request[T](self, request: Awaitable[T], failure_key: str) -> T:
+        """Await a request to the hub; a failure becomes a translated error (`errors.py`).
+
+        `failure_key` translates a request the hub refused (placeholders: the doorbell's name
+        and the hub's reason).
         """
         try:
             return await request
-        except DoorwardAuthenticationError as err:
-            self.data.entry.async_start_reauth(self.hass)
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="invalid_auth"
-            ) from err
         except DoorwardError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key=failure_key,
-                translation_placeholders={"name": self.doorbell.name, "error": str(err)},
+            raise hub_error(
+                self.data.entry, err, failure_key, {"name": self.doorbell.name}
             ) from err
-
-    @property
-    def available(self) -> bool:
-        """Available while the hub is reachable and still has the doorbell."""
-        return super().available and self.data.available and self.doorbell_id in self.data.doorbells
 
     async def async_added_to_hass(self) -> None:
         """Follow the doorbell's state and the hub's availability."""

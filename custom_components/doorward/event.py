@@ -1,6 +1,6 @@
 """Event entities: the ring and motion of each doorbell, and its clips as they are stored."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.components.event import (
@@ -10,10 +10,9 @@ from homeassistant.components.event import (
     EventEntityDescription,
 )
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .api import Clip, Doorbell, HubEvent
+from .api import Clip, HubEvent
 from .const import (
     CAPABILITY_MOTION,
     CAPABILITY_VIDEO,
@@ -22,8 +21,13 @@ from .const import (
     EVENT_MOTION_STOP,
     EVENT_PRESS,
 )
-from .data import DoorwardConfigEntry, DoorwardData
-from .entity import DoorwardDoorbellEntity, async_setup_doorbell_entities
+from .data import DoorwardConfigEntry
+from .entity import (
+    DoorbellEntities,
+    DoorwardDoorbellEntity,
+    DoorwardEntityDescription,
+    async_setup_doorbell_entities,
+)
 from .views import CLIP_THUMBNAIL, clip_media_content_id, clip_url
 
 # Push platform: entities only write state when the hub sends something.
@@ -31,49 +35,49 @@ PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class DoorwardEventEntityDescription(EventEntityDescription):
-    """An event entity and the hub event types it fires for."""
+class DoorwardEventEntityDescription(DoorwardEntityDescription, EventEntityDescription):
+    """An event entity of a doorbell.
 
-    hub_event_types: Mapping[str, str]
-    capability: str | None = None
+    `value_fn` names the event type the entity fires for a hub event (None: not this entity's).
+    """
+
+    value_fn: Callable[[HubEvent], str | None]
 
 
-EVENT_DESCRIPTIONS: tuple[DoorwardEventEntityDescription, ...] = (
+EVENTS: tuple[DoorwardEventEntityDescription, ...] = (
     DoorwardEventEntityDescription(
         key="ring",
         translation_key="doorbell",
         device_class=EventDeviceClass.DOORBELL,
         event_types=[DoorbellEventType.RING],
-        hub_event_types={EVENT_PRESS: DoorbellEventType.RING},
+        value_fn=lambda event: DoorbellEventType.RING if event.type == EVENT_PRESS else None,
     ),
     DoorwardEventEntityDescription(
         key="motion",
         translation_key="motion",
         device_class=EventDeviceClass.MOTION,
         event_types=[EVENT_MOTION_START, EVENT_MOTION_STOP],
-        hub_event_types={
-            EVENT_MOTION_START: EVENT_MOTION_START,
-            EVENT_MOTION_STOP: EVENT_MOTION_STOP,
-        },
-        capability=CAPABILITY_MOTION,
+        exists_fn=lambda doorbell: CAPABILITY_MOTION in doorbell.capabilities,
+        value_fn=lambda event: (
+            event.type if event.type in (EVENT_MOTION_START, EVENT_MOTION_STOP) else None
+        ),
     ),
 )
 
 
-CLIP_DESCRIPTION = EventEntityDescription(
-    key="clip", translation_key="clip", event_types=[EVENT_CLIP_READY]
+@dataclass(frozen=True, kw_only=True)
+class DoorwardClipEventEntityDescription(DoorwardEntityDescription, EventEntityDescription):
+    """The event entity of a doorbell's stored clips (its event data is the clip's)."""
+
+
+CLIP_EVENTS: tuple[DoorwardClipEventEntityDescription, ...] = (
+    DoorwardClipEventEntityDescription(
+        key="clip",
+        translation_key="clip",
+        event_types=[EVENT_CLIP_READY],
+        exists_fn=lambda doorbell: CAPABILITY_VIDEO in doorbell.capabilities,
+    ),
 )
-
-
-def _entities(data: DoorwardData, doorbell: Doorbell) -> Iterable[Entity]:
-    entities: list[Entity] = [
-        DoorwardEventEntity(data, doorbell, description)
-        for description in EVENT_DESCRIPTIONS
-        if description.capability is None or description.capability in doorbell.capabilities
-    ]
-    if CAPABILITY_VIDEO in doorbell.capabilities:
-        entities.append(DoorwardClipEventEntity(data, doorbell, CLIP_DESCRIPTION))
-    return entities
 
 
 async def async_setup_entry(
@@ -82,7 +86,12 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the event entities of every doorbell."""
-    async_setup_doorbell_entities(entry, async_add_entities, _entities)
+    async_setup_doorbell_entities(
+        entry,
+        async_add_entities,
+        DoorbellEntities(DoorwardEventEntity, EVENTS),
+        DoorbellEntities(DoorwardClipEventEntity, CLIP_EVENTS),
+    )
 
 
 class DoorwardEventEntity(DoorwardDoorbellEntity, EventEntity):
@@ -99,11 +108,13 @@ class DoorwardEventEntity(DoorwardDoorbellEntity, EventEntity):
 
     @callback
     def _async_handle_event(self, event: HubEvent) -> None:
-        if (event_type := self.entity_description.hub_event_types.get(event.type)) is None:
+        if (event_type := self.entity_description.value_fn(event)) is None:
             return
         attributes: dict[str, object] = {"seq": event.seq, "time": event.time}
         if event.type == EVENT_PRESS:
             attributes["presses"] = event.presses
+            if event.button is not None:  # stations with several buttons say which
+                attributes["button"] = event.button
         self._trigger_event(event_type, attributes)
         self.async_write_ha_state()
 
@@ -114,6 +125,8 @@ class DoorwardClipEventEntity(DoorwardDoorbellEntity, EventEntity):
     The event data says which clip and where Home Assistant serves it: `url` and `thumbnail`
     are paths of the authenticated clip relay, `media_content_id` plays it on a media player.
     """
+
+    entity_description: DoorwardClipEventEntityDescription
 
     async def async_added_to_hass(self) -> None:
         """Receive the doorbell's clips."""

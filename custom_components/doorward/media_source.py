@@ -26,6 +26,7 @@ from homeassistant.util import dt as dt_util
 from .api import Clip, DoorwardError, DoorwardNotFoundError
 from .const import CLIP_TRIGGER_MANUAL, CLIP_TRIGGER_MOTION, CLIP_TRIGGER_PRESS, DOMAIN
 from .data import DoorwardConfigEntry
+from .errors import hub_error
 from .views import CLIP_THUMBNAIL, clip_day, clip_identifier, clip_url
 
 MIME_TYPE = "video/mp4"
@@ -50,17 +51,13 @@ def _unknown_media[E: HomeAssistantError](error: type[E], item: MediaSourceItem)
     )
 
 
-def _hub_unreachable[E: HomeAssistantError](
-    error: type[E], entry: DoorwardConfigEntry, err: DoorwardError
-) -> E:
-    return error(
-        translation_domain=DOMAIN,
-        translation_key="cannot_connect",
-        translation_placeholders={
-            "url": str(entry.runtime_data.client.base_url),
-            "error": str(err),
-        },
-    )
+def _media_error(
+    error: type[HomeAssistantError],
+    entry: DoorwardConfigEntry,
+    err: DoorwardError,
+    item: MediaSourceItem,
+) -> HomeAssistantError:
+    return hub_error(entry, err, "media_failed", {"identifier": item.identifier}, error=error)
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -109,7 +106,7 @@ class DoorwardMediaSource(MediaSource):
         except DoorwardNotFoundError as err:
             raise _unknown_media(Unresolvable, item) from err
         except DoorwardError as err:
-            raise _hub_unreachable(Unresolvable, entry, err) from err
+            raise _media_error(Unresolvable, entry, err, item) from err
         return PlayMedia(clip_url(entry.entry_id, clip.id), MIME_TYPE)
 
     async def async_browse_media(self, item: MediaSourceItem) -> BrowseMediaSource:
@@ -132,7 +129,7 @@ class DoorwardMediaSource(MediaSource):
         except (ValueError, DoorwardNotFoundError) as err:
             raise _unknown_media(BrowseError, item) from err
         except DoorwardError as err:
-            raise _hub_unreachable(BrowseError, entry, err) from err
+            raise _media_error(BrowseError, entry, err, item) from err
         raise _unknown_media(BrowseError, item)
 
     def _directory(

@@ -1,6 +1,6 @@
 """Sensors: the hub's figures and each doorbell's status."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.components.sensor import (
@@ -11,13 +11,18 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import Doorbell
 from .const import DOORBELL_STATUSES
 from .data import DoorwardConfigEntry, DoorwardData
-from .entity import DoorwardDoorbellEntity, DoorwardHubEntity, async_setup_doorbell_entities
+from .entity import (
+    DoorbellEntities,
+    DoorwardDoorbellEntity,
+    DoorwardEntityDescription,
+    DoorwardHubEntity,
+    async_setup_doorbell_entities,
+)
 
 PARALLEL_UPDATES = 0
 
@@ -46,17 +51,26 @@ HUB_SENSORS: tuple[DoorwardHubSensorEntityDescription, ...] = (
     ),
 )
 
-STATUS_DESCRIPTION = SensorEntityDescription(
-    key="status",
-    translation_key="status",
-    device_class=SensorDeviceClass.ENUM,
-    options=DOORBELL_STATUSES,
-    entity_category=EntityCategory.DIAGNOSTIC,
+
+@dataclass(frozen=True, kw_only=True)
+class DoorwardSensorEntityDescription(DoorwardEntityDescription, SensorEntityDescription):
+    """A sensor of a doorbell."""
+
+    value_fn: Callable[[Doorbell], str | None]
+
+
+DOORBELL_SENSORS: tuple[DoorwardSensorEntityDescription, ...] = (
+    DoorwardSensorEntityDescription(
+        # Where the hub stands with the doorbell: pairing, online, offline, error, ...
+        key="status",
+        translation_key="status",
+        device_class=SensorDeviceClass.ENUM,
+        options=DOORBELL_STATUSES,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        # A status a newer hub added is unknown here, not an invalid enum state.
+        value_fn=lambda doorbell: doorbell.status if doorbell.status in DOORBELL_STATUSES else None,
+    ),
 )
-
-
-def _doorbell_entities(data: DoorwardData, doorbell: Doorbell) -> Iterable[Entity]:
-    return [DoorwardStatusSensor(data, doorbell, STATUS_DESCRIPTION)]
 
 
 async def async_setup_entry(
@@ -64,26 +78,33 @@ async def async_setup_entry(
     entry: DoorwardConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the hub sensors and the status sensor of every doorbell."""
+    """Set up the hub's sensors and the sensors of every doorbell."""
     data = entry.runtime_data
     async_add_entities(DoorwardHubSensor(data, description) for description in HUB_SENSORS)
-    async_setup_doorbell_entities(entry, async_add_entities, _doorbell_entities)
+    async_setup_doorbell_entities(
+        entry, async_add_entities, DoorbellEntities(DoorwardDoorbellSensor, DOORBELL_SENSORS)
+    )
 
 
 class DoorwardHubSensor(DoorwardHubEntity, SensorEntity):
     """A figure of the hub."""
 
     entity_description: DoorwardHubSensorEntityDescription
+    _state_attrs = ("_attr_available", "_attr_native_value")
 
     @callback
     def _async_update_attrs(self) -> None:
+        super()._async_update_attrs()
         self._attr_native_value = self.entity_description.value_fn(self.data)
 
 
-class DoorwardStatusSensor(DoorwardDoorbellEntity, SensorEntity):
-    """Where the hub stands with the doorbell: pairing, online, offline, error, ..."""
+class DoorwardDoorbellSensor(DoorwardDoorbellEntity, SensorEntity):
+    """A sensor of a doorbell."""
+
+    entity_description: DoorwardSensorEntityDescription
+    _state_attrs = ("_attr_available", "_attr_native_value")
 
     @callback
     def _async_update_attrs(self) -> None:
-        status = self.doorbell.status
-        self._attr_native_value = status if status in DOORBELL_STATUSES else None
+        super()._async_update_attrs()
+        self._attr_native_value = self.entity_description.value_fn(self.doorbell)

@@ -3,19 +3,14 @@
 import probatio
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, ServiceCall, callback
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
-from .api import (
-    Doorbell,
-    DoorwardApiError,
-    DoorwardAuthenticationError,
-    DoorwardError,
-    DoorwardNotFoundError,
-)
+from .api import Doorbell, DoorwardError, DoorwardNotFoundError
 from .const import ATTR_DURATION, DEFAULT_RECORD_SECONDS, DOMAIN, MAX_RECORD_SECONDS, SERVICE_RECORD
 from .data import DoorwardConfigEntry, doorbell_identifier
+from .errors import hub_error
 
 RECORD_SCHEMA = probatio.Schema(
     {
@@ -54,35 +49,17 @@ async def _async_record(call: ServiceCall) -> None:
             translation_key="record_privacy_mode",
             translation_placeholders=placeholders,
         )
-    client = entry.runtime_data.client
     try:
-        await client.record(doorbell.id, call.data[ATTR_DURATION])
-    except DoorwardAuthenticationError as err:
-        entry.async_start_reauth(call.hass)
-        raise HomeAssistantError(translation_domain=DOMAIN, translation_key="invalid_auth") from err
+        await entry.runtime_data.client.record(doorbell.id, call.data[ATTR_DURATION])
     except DoorwardNotFoundError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="unknown_doorbell",
             translation_placeholders={"device_id": call.data[ATTR_DEVICE_ID]},
         ) from err
-    except DoorwardApiError as err:
-        # 409 doorbell_unavailable: offline, still connecting, privacy mode, recording off.
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="record_failed",
-            translation_placeholders={**placeholders, "error": str(err)},
-        ) from err
     except DoorwardError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="hub_unreachable",
-            translation_placeholders={
-                "name": entry.title,
-                "url": str(client.base_url),
-                "error": str(err),
-            },
-        ) from err
+        # The hub's 409 doorbell_unavailable: offline, still connecting, recording off.
+        raise hub_error(entry, err, "record_failed", placeholders) from err
 
 
 @callback

@@ -19,15 +19,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.http import HomeAssistantView
 from homeassistant.util import dt as dt_util
 
-from .api import (
-    Clip,
-    DoorwardApiError,
-    DoorwardAuthenticationError,
-    DoorwardError,
-    DoorwardNotFoundError,
-)
+from .api import Clip, DoorwardApiError, DoorwardError, DoorwardNotFoundError
 from .const import DOMAIN, LOGGER
 from .data import DoorwardConfigEntry
+from .errors import hub_error
 
 CLIP_VIDEO: Final = "video"
 CLIP_THUMBNAIL: Final = "thumbnail"
@@ -97,15 +92,16 @@ class DoorwardClipView(HomeAssistantView):
             return await self._relay(request, entry, f"/clips/{int(clip_id)}/{kind}")
         except DoorwardNotFoundError:
             return web.Response(status=HTTPStatus.NOT_FOUND)
-        except DoorwardAuthenticationError:
-            entry.async_start_reauth(self.hass)
-        except DoorwardApiError as err:
-            # 416: a Range beyond the file; the player learns it as the hub said it.
-            if err.status == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE:
-                return web.Response(status=err.status)
-            LOGGER.warning("Could not relay clip %s from the hub: %s", clip_id, err)
         except DoorwardError as err:
-            LOGGER.warning("Could not relay clip %s from the hub: %s", clip_id, err)
+            if (
+                isinstance(err, DoorwardApiError)
+                and err.status == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE
+            ):
+                # A Range beyond the file: the player learns it as the hub said it.
+                return web.Response(status=err.status)
+            # Reported as every other caller reports it; a refused token starts reauth.
+            error = hub_error(entry, err, "clip_relay_failed", {"clip_id": clip_id})
+            LOGGER.warning("%s", error)
         return web.Response(status=HTTPStatus.BAD_GATEWAY)
 
     async def _relay(

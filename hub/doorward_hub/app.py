@@ -83,7 +83,7 @@ class Hub:
 
         self.session = aiohttp.ClientSession()
         stack.push_async_callback(self.session.close)
-        endpoint = HubEndpoint(self.hub_id, config.host)
+        endpoint = HubEndpoint(self.hub_id, config.host, config.notify_base_url)
         drivers = create_drivers(self.session, endpoint)
         self.snapshots = SnapshotStore(config.data_dir / "snapshots")
         self.bus = EventBus(repositories.events, config.press_merge_seconds)

@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import voluptuous as vol
 import yaml
@@ -42,6 +43,7 @@ class HubConfig:
     adoption: str = "auto"
     press_merge_seconds: float = 2.0
     zeroconf_interfaces: list[str] | None = None
+    notify_base_url: str | None = None
     advertise: bool = True
     log_format: str = "text"
     log_level: str = "info"
@@ -57,6 +59,20 @@ def _ip_address(value: Any) -> str:
         return str(ipaddress.ip_address(str(value)))
     except ValueError as err:
         raise vol.Invalid(f"not an IP address: {value!r}") from err
+
+
+def _base_url(value: Any) -> str:
+    """An `http://host[:port]` URL without path, query or credentials."""
+    url = urlsplit(str(value).strip())
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise vol.Invalid("must be an http:// or https:// URL with a host")
+    if url.username or url.password or url.query or url.fragment or url.path not in ("", "/"):
+        raise vol.Invalid("must be scheme, host and port only, e.g. http://192.168.1.5:8470")
+    try:
+        url.port  # noqa: B018 - validates the port
+    except ValueError as err:
+        raise vol.Invalid(f"invalid port: {err}") from err
+    return f"{url.scheme}://{url.netloc}"
 
 
 def _non_empty(value: Any) -> str:
@@ -91,6 +107,7 @@ SCHEMA = vol.Schema(
             vol.Coerce(float), vol.Range(min=0.0, max=30.0)
         ),
         vol.Optional("zeroconf_interfaces"): vol.Any(None, [_ip_address]),
+        vol.Optional("notify_base_url"): vol.Any(None, _base_url),
         vol.Optional("advertise"): bool,
         vol.Optional("log_format"): vol.In(["text", "json"]),
         vol.Optional("log_level"): vol.In(["debug", "info", "warning", "error"]),

@@ -89,6 +89,8 @@ class Event:
     device_time: float | None
     presses: int = 1
     has_snapshot: bool = False
+    button: str | None = None
+    """Which button was pressed, on stations that say (DoorBird inputs `1`, `101`, `102`...)."""
 
     def to_json(self) -> dict[str, Any]:
         """The event object of the API."""
@@ -100,6 +102,7 @@ class Event:
             "device_time": self.device_time,
             "presses": self.presses,
             "has_snapshot": self.has_snapshot,
+            "button": self.button,
         }
 
 

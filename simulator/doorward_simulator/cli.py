@@ -54,6 +54,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="doorbell n listens on P+n-1 (default: any free ports)",
     )
     simulate.add_argument(
+        "--device-id",
+        action="append",
+        dest="device_ids",
+        metavar="ID",
+        help="the id of doorbell n, once per doorbell, so a new run is the same devices "
+        "(default: sim-<random>-<n>)",
+    )
+    simulate.add_argument(
         "--state-file",
         type=Path,
         metavar="PATH",
@@ -116,6 +124,7 @@ async def _run_simulator(args: argparse.Namespace) -> None:
         args.host,
         args.interface,
         base_port=args.base_port,
+        device_ids=args.device_ids,
         width=args.size[0],
         height=args.size[1],
         fps=args.fps,

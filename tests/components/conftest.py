@@ -263,11 +263,16 @@ def track_events(hass: HomeAssistant, entity_id: str) -> list[tuple[str, int]]:
     return fired
 
 
-async def async_add_hub(hass: HomeAssistant, hub: HubRunner) -> ConfigEntry:
-    """Add the hub through the integration's real config flow (address, then code)."""
+async def async_add_hub(
+    hass: HomeAssistant, hub: HubRunner, port: int | None = None
+) -> ConfigEntry:
+    """Add the hub through the integration's real config flow (address, then code).
+
+    `port`: where Home Assistant reaches the hub, if not at the hub's own port (a proxy).
+    """
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_HOST: LOOPBACK, CONF_PORT: hub.port}
+        result["flow_id"], {CONF_HOST: LOOPBACK, CONF_PORT: port or hub.port}
     )
     assert result["type"] is FlowResultType.FORM, result
     result = await hass.config_entries.flow.async_configure(

@@ -79,14 +79,26 @@ async def _check_contents(path: Path, retention_days: float | None) -> None:
         [doorbell] = await stored.doorbells.load_doorbells()
         assert (doorbell.id, doorbell.privacy_mode, doorbell.record_audio) == ("front", True, False)
         assert doorbell.retention_days == retention_days
-        [event] = await stored.events.events_after(0, 10)
-        assert (event.seq, event.type) == (1, EventType.PRESS)
+        event = (await stored.events.events_after(0, 10))[0]
+        assert (event.seq, event.type, event.button) == (1, EventType.PRESS, None)
         assert [t.id for t in await stored.tokens.list_tokens()] == ["tok_1"]
         # The migrated columns take writes.
         doorbell.retention_days = 3.0
         await stored.doorbells.save_doorbell(doorbell)
         [saved] = await stored.doorbells.load_doorbells()
         assert saved.retention_days == 3.0
+        stored_press = await stored.events.record_event(
+            doorbell_id="front",
+            event_type=EventType.PRESS,
+            time=2e9,
+            device_time=None,
+            device_key=None,
+            cursor=None,
+            merge_seconds=0,
+            button="102",
+        )
+        assert stored_press is not None
+        assert stored_press[0].button == "102"
     finally:
         await stored.close()
     assert _version(path) == LATEST_VERSION
@@ -101,7 +113,7 @@ async def test_a_new_database_gets_the_latest_schema(tmp_path: Path) -> None:
         assert [d.id for d in await stored.doorbells.load_doorbells()] == ["front"]
     finally:
         await stored.close()
-    assert _version(tmp_path / "hub.db") == LATEST_VERSION == 2
+    assert _version(tmp_path / "hub.db") == LATEST_VERSION == 3
 
 
 @pytest.mark.parametrize(
@@ -110,7 +122,7 @@ async def test_a_new_database_gets_the_latest_schema(tmp_path: Path) -> None:
         (1, False),  # written by the first hub: migration 2 adds the recording columns
         (0, False),  # written before versions were set: both migrations run
         (0, True),  # unversioned but already altered: migration 2 adds only what is missing
-        (2, True),  # written by hub 0.1.0: nothing to do
+        (2, True),  # written by hub 0.1.0: migration 3 adds the button of a press
     ],
 )
 async def test_older_databases_are_migrated_with_their_data(

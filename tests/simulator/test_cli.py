@@ -58,7 +58,10 @@ def test_register_adds_the_subcommands() -> None:
         (640, 480),
     )
     assert (args.base_port, args.state_file, args.fps) == (0, None, 10.0)
+    assert args.device_ids is None
     assert callable(args.func)
+    args = parser.parse_args(["simulate", "--device-id", "demo-1", "--device-id", "demo-2"])
+    assert args.device_ids == ["demo-1", "demo-2"]
     args = parser.parse_args(["motion", "http://127.0.0.1:1", "stop"])
     assert (args.url, args.state) == ("http://127.0.0.1:1", "stop")
     assert callable(args.func)
@@ -95,6 +98,10 @@ async def test_simulate_runs_until_sigterm(tmp_path: Path) -> None:
         str(base_port),
         "--state-file",
         str(state_file),
+        "--device-id",
+        "front-door",
+        "--device-id",
+        "back-door",
         "--fps",
         "5",
         "--size",
@@ -110,6 +117,7 @@ async def test_simulate_runs_until_sigterm(tmp_path: Path) -> None:
         state = json.loads(await asyncio.to_thread(state_file.read_text))
         doorbells = state["doorbells"]
         assert [d["name"] for d in doorbells] == ["Doorbell 1", "Doorbell 2"]
+        assert [d["id"] for d in doorbells] == ["front-door", "back-door"]
         assert [d["port"] for d in doorbells] == [base_port, base_port + 1]
         for doorbell in doorbells:
             assert doorbell["url"] == f"http://{LOOPBACK}:{doorbell['port']}"

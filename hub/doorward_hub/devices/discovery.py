@@ -80,6 +80,12 @@ class Discovery:
         if announcement is None:
             _LOGGER.debug("Ignoring an mDNS service", extra={"service": name})
             return
+        if not await driver.confirm(announcement):
+            _LOGGER.info(
+                "Ignoring a device that is not a doorbell",
+                extra={"service": name, "device_id": announcement.device_id},
+            )
+            return
         self._device_of[name] = announcement.device_id
         try:
             await self._on_announced(announcement)

@@ -14,8 +14,10 @@ from doorward_hub.core.backoff import Backoff
 from doorward_hub.core.tasks import TaskSet
 from doorward_hub.devices.drivers.base import (
     Announcement,
+    CredentialsRejected,
     DeviceAuthFailed,
     DeviceEvent,
+    DeviceLockedOut,
     DeviceUnreachable,
     DoorbellDriver,
     DriverError,
@@ -35,6 +37,10 @@ _LOGGER = logging.getLogger(__name__)
 
 BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
+REJECTED_BACKOFF_START = 60.0
+REJECTED_BACKOFF_MAX = 3600.0
+"""Retries with credentials the device refused: slow (only the owner fixes them), never cut
+short by announcements, so that the device does not lock the user out."""
 FORGOTTEN_KEY = "forgotten_doorbells"
 
 
@@ -100,6 +106,8 @@ class DoorbellManager:
         self._background = TaskSet()
         self._listeners: list[DoorbellListener] = []
         self._closing = False
+        for driver in drivers.values():
+            driver.push_events_to(self._pushed)
 
     def add_listener(self, listener: DoorbellListener) -> None:
         """Tell `listener` about doorbell changes and stored events from now on."""
@@ -267,12 +275,20 @@ class DoorbellManager:
             self._start_link(doorbell)
         return doorbell
 
-    def notify(self, driver_name: str, doorbell_id: str, secret: str, event: str) -> bool:
-        """A device called its notification URL; False if the call is not genuine."""
+    async def notify(self, driver_name: str, doorbell_id: str, secret: str, event: str) -> bool:
+        """A device called its notification URL; False if the call is not genuine. A genuine
+        call's events are stored before this returns, whatever the state of the link."""
         doorbell = self.doorbells.get(doorbell_id)
         if doorbell is None or doorbell.driver != driver_name or not doorbell.approved:
             raise UnknownDoorbell(doorbell_id)
-        return self._drivers[driver_name].notify(doorbell, secret, event)
+        return await self._drivers[driver_name].notify(doorbell, secret, event)
+
+    async def _pushed(self, doorbell: Doorbell, device_event: DeviceEvent) -> None:
+        """Store an event a device pushed (shielded: a dropped caller does not drop it)."""
+        if self.doorbells.get(doorbell.id) is not doorbell:
+            return  # forgotten meanwhile
+        driver = self._drivers[doorbell.driver]
+        await asyncio.shield(self._background.spawn(self._handle(doorbell, driver, device_event)))
 
     # Media
     def _driver_for(self, doorbell_id: str, capability: str) -> tuple[Doorbell, DoorbellDriver]:
@@ -296,7 +312,10 @@ class DoorbellManager:
     def video_source(self, doorbell_id: str) -> VideoSource:
         """Where the doorbell's live video is."""
         doorbell, driver = self._driver_for(doorbell_id, Capability.VIDEO)
-        return driver.video_source(doorbell)
+        try:
+            return driver.video_source(doorbell)
+        except DriverError as err:
+            raise DoorbellUnavailable(str(err)) from err
 
     # Connections
     def _start_link(self, doorbell: Doorbell) -> None:
@@ -315,6 +334,9 @@ class DoorbellManager:
         """Pair if needed, stream events, and on any failure retry with capped back-off."""
         driver = self._drivers[doorbell.driver]
         backoff = Backoff(BACKOFF_START, BACKOFF_MAX)
+        # Refused credentials and lock-outs: a slow pace of its own that announcements never cut
+        # short (retrying fast can lock the user out).
+        rejected = Backoff(REJECTED_BACKOFF_START, REJECTED_BACKOFF_MAX, jitter=0.1)
         while True:
             try:
                 if not doorbell.credentials:
@@ -323,6 +345,7 @@ class DoorbellManager:
                     if device_event is None:
                         self._went_online(doorbell)
                         backoff.reset()
+                        rejected.reset()
                         continue
                     # Shielded and tracked: an event being stored is always published, even if
                     # the link is stopped, and shutdown waits for it before closing the store.
@@ -338,21 +361,35 @@ class DoorbellManager:
                     doorbell, DoorbellStatus.PAIRING, "device no longer accepts the hub's token"
                 )
                 continue
-            except PairingRefused as err:
+            except (CredentialsRejected, DeviceLockedOut) as err:
+                # Leave the device alone, whatever it announces: it may lock the user out.
                 self._set_status(doorbell, DoorbellStatus.ERROR, str(err))
-                backoff.hold_off()
-            except MalformedMessage as err:
-                self._set_status(
-                    doorbell, DoorbellStatus.ERROR, f"malformed message from device: {err}"
-                )
-            except DeviceUnreachable as err:
-                self._set_status(doorbell, DoorbellStatus.OFFLINE, str(err))
+                if isinstance(err, DeviceLockedOut):
+                    await asyncio.sleep(max(err.retry_after, REJECTED_BACKOFF_START))
+                else:
+                    await rejected.wait()
+                continue
             except Exception as err:
-                # A device must never take its link (let alone the hub) down: log, retry later.
-                _LOGGER.exception("Unexpected failure talking to a doorbell")
-                self._set_status(doorbell, DoorbellStatus.ERROR, f"unexpected failure: {err!r}")
+                if isinstance(err, PairingRefused):
+                    backoff.hold_off()
+                self._show_failure(doorbell, err)
             link = self._links.get(doorbell.id)
             await backoff.wait(link.wake if link is not None else None)
+
+    def _show_failure(self, doorbell: Doorbell, err: Exception) -> None:
+        """Set the state a failed link leaves the doorbell in."""
+        if isinstance(err, PairingRefused):
+            self._set_status(doorbell, DoorbellStatus.ERROR, str(err))
+        elif isinstance(err, MalformedMessage):
+            self._set_status(
+                doorbell, DoorbellStatus.ERROR, f"malformed message from device: {err}"
+            )
+        elif isinstance(err, DeviceUnreachable):
+            self._set_status(doorbell, DoorbellStatus.OFFLINE, str(err))
+        else:
+            # A device must never take its link (let alone the hub) down: log, retry later.
+            _LOGGER.error("Unexpected failure talking to a doorbell", exc_info=err)
+            self._set_status(doorbell, DoorbellStatus.ERROR, f"unexpected failure: {err!r}")
 
     async def _pair(self, doorbell: Doorbell, driver: DoorbellDriver) -> None:
         if driver.owner_credentials:
@@ -430,4 +467,6 @@ class DoorbellManager:
         self._closing = True
         for doorbell_id in list(self._links):
             await self._stop_link(doorbell_id)
+        for driver in self._drivers.values():
+            await driver.close()
         await self._background.wait(within=5)

@@ -102,6 +102,7 @@ class EventBus:
                 device_key=device_event.key,
                 cursor=device_event.cursor,
                 merge_seconds=self._merge_seconds,
+                button=device_event.button,
             )
             doorbell.cursor = device_event.cursor
             if result is None:

@@ -49,6 +49,8 @@ CLOCK_TOLERANCE = 5.0
 """Seconds an event's device time may lie ahead of the newest frame (the video lags behind)."""
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "opus"})
 PROBE_OPTIONS = {"probesize": "1000000", "analyzeduration": "1000000"}
+VIEWER_QUEUE_SIZE = 256
+"""Body chunks a live viewer of a shared stream may fall behind before it is dropped."""
 
 
 def is_mjpeg(content_type: str) -> bool:
@@ -69,7 +71,10 @@ class _CoalescingReader:
     everything that arrived meanwhile in one read. Chunked transfer coding is undone here.
     """
 
-    def __init__(self, response: http.client.HTTPResponse) -> None:
+    def __init__(
+        self, response: http.client.HTTPResponse, tap: Callable[[bytes], None] | None = None
+    ) -> None:
+        self._tap = tap  # sees every body byte PyAV reads (live viewers share the stream)
         self._file = response.fp
         self._chunked = response.chunked
         self._buffer = bytearray()
@@ -114,6 +119,8 @@ class _CoalescingReader:
         if self._chunked:
             self._left -= len(data)
             self._after_chunk = self._left == 0
+        if self._tap is not None:
+            self._tap(data)
         return data
 
 
@@ -151,6 +158,9 @@ class DoorbellStream:
         self._thread: Future[None] | None = None
         self._connection: http.client.HTTPConnection | None = None
         self._stopping = False
+        self._viewers: set[asyncio.Queue[bytes | None]] = set()
+        self.content_type: str | None = None
+        """The content type of the stream being read (None while not connected)."""
 
     def start(self) -> None:
         """Start reading the stream (and keep doing so until `stop`)."""
@@ -174,6 +184,35 @@ class DoorbellStream:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
             await asyncio.gather(asyncio.wrap_future(self._thread), return_exceptions=True)
+
+    # Live viewers (event loop): devices serve few streams, so viewers share the recorder's.
+    def watch(self) -> asyncio.Queue[bytes | None] | None:
+        """Share the MJPEG stream being read: its body from now on, chunk by chunk (None when
+        it ends or the viewer falls behind). None if no MJPEG stream is being read (a viewer
+        cannot join an H.264 stream in mid-flight)."""
+        if self.content_type is None or not is_mjpeg(self.content_type):
+            return None
+        viewer: asyncio.Queue[bytes | None] = asyncio.Queue(VIEWER_QUEUE_SIZE)
+        self._viewers.add(viewer)
+        return viewer
+
+    def unwatch(self, viewer: asyncio.Queue[bytes | None]) -> None:
+        """The viewer is gone."""
+        self._viewers.discard(viewer)
+
+    def _tap(self, data: bytes) -> None:  # stream thread
+        if self._viewers:
+            self._loop.call_soon_threadsafe(self._fan_out, data)
+
+    def _fan_out(self, data: bytes | None) -> None:
+        for viewer in list(self._viewers):
+            if data is None or viewer.full():
+                self._viewers.discard(viewer)
+                while viewer.full():
+                    viewer.get_nowait()
+                viewer.put_nowait(None)
+            else:
+                viewer.put_nowait(data)
 
     @property
     def buffered_seconds(self) -> float:
@@ -226,6 +265,9 @@ class DoorbellStream:
                 # A video source must never take the recorder (let alone the hub) down.
                 _LOGGER.exception("Unexpected failure reading a video stream")
                 reason = repr(err)
+            finally:
+                self.content_type = None
+                self._fan_out(None)
             if time.monotonic() - started > STABLE_SECONDS:
                 backoff.reset()
             _LOGGER.info(
@@ -257,14 +299,15 @@ class DoorbellStream:
             connection.request("GET", target or "/", headers=dict(self.source.headers))
             response = connection.getresponse()
             if response.status != 200:
-                raise VideoStreamError(f"video refused: HTTP {response.status}")
+                raise VideoStreamError(self.source.refusal(response.status))
             content_type = response.getheader("Content-Type") or self.source.content_type
+            self.content_type = content_type
             transcode = is_mjpeg(content_type)
             epoch: float | None = None
             with contextlib.suppress(TypeError, ValueError):
                 epoch = float(response.getheader(EPOCH_HEADER))  # type: ignore[arg-type]
             fmt = "mpjpeg" if transcode else ("mpegts" if "mp2t" in content_type else None)
-            self._demux(_CoalescingReader(response), fmt, epoch, transcode)
+            self._demux(_CoalescingReader(response, self._tap), fmt, epoch, transcode)
         finally:
             with self._lock:
                 self._connection = None

@@ -18,6 +18,7 @@ def _event(row: sqlite3.Row) -> Event:
         device_time=row["device_time"],
         presses=row["presses"],
         has_snapshot=bool(row["has_snapshot"]),
+        button=row["button"],
     )
 
 
@@ -38,11 +39,13 @@ class EventRepository:
         device_key: str | None,
         cursor: str | None,
         merge_seconds: float,
+        button: str | None = None,
     ) -> tuple[Event, bool] | None:
         """Store a device event in one transaction, with the doorbell's new cursor.
 
         Returns (event, merged): `merged` is True when a press was folded into the previous press
-        of the same doorbell within `merge_seconds`. Returns None for a device event already stored.
+        of the same doorbell and button within `merge_seconds`. Returns None for a device event
+        already stored.
         """
         async with self._db.write() as db:
             if device_key is not None and await self._db.one(
@@ -53,15 +56,16 @@ class EventRepository:
             merged_into = None
             if event_type is EventType.PRESS and merge_seconds > 0:
                 merged_into = await self._mergeable_press(
-                    doorbell_id, time, device_time, merge_seconds
+                    doorbell_id, time, device_time, merge_seconds, button
                 )
             if merged_into is not None:
                 seq = merged_into.seq
                 await db.execute("UPDATE events SET presses = presses + 1 WHERE seq = ?", (seq,))
             else:
                 async with db.execute(
-                    "INSERT INTO events (doorbell_id, type, time, device_time) VALUES (?, ?, ?, ?)",
-                    (doorbell_id, event_type.value, time, device_time),
+                    "INSERT INTO events (doorbell_id, type, time, device_time, button)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (doorbell_id, event_type.value, time, device_time, button),
                 ) as inserted:
                     seq = inserted.lastrowid or 0
             if device_key is not None:
@@ -79,7 +83,12 @@ class EventRepository:
             return event, merged_into is not None
 
     async def _mergeable_press(
-        self, doorbell_id: str, time: float, device_time: float | None, merge_seconds: float
+        self,
+        doorbell_id: str,
+        time: float,
+        device_time: float | None,
+        merge_seconds: float,
+        button: str | None,
     ) -> Event | None:
         row = await self._db.one(
             "SELECT * FROM events WHERE doorbell_id = ? AND type = ? ORDER BY seq DESC LIMIT 1",
@@ -88,6 +97,8 @@ class EventRepository:
         if row is None:
             return None
         last = _event(row)
+        if last.button != button:
+            return None  # another button of the station: another visitor
         # Compare on the device's clock when both have it (replayed presses arrive late).
         if device_time is not None and last.device_time is not None:
             gap = device_time - last.device_time

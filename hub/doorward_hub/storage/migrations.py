@@ -108,9 +108,14 @@ async def _doorbell_recording_settings(db: aiosqlite.Connection) -> None:
     )
 
 
+async def _event_button(db: aiosqlite.Connection) -> None:
+    await _add_missing_columns(db, "events", {"button": "TEXT"})
+
+
 MIGRATIONS = (
     Migration(1, "tables of doorbells, events, tokens, pairing codes, clips", _initial_schema),
     Migration(2, "per-doorbell audio recording and retention", _doorbell_recording_settings),
+    Migration(3, "the button of a press on multi-button stations", _event_button),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

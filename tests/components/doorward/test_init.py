@@ -145,9 +145,13 @@ async def test_press_snapshot_image(
     """The image entity shows the picture the hub stored for the press, fetched from the hub."""
     entity = hass.data["domain_entities"]["image"][LAST_PRESS]
     assert await entity.async_image() is None  # no press yet
+    # ...and no picture link, so the frontend shows the icon instead of asking for one.
+    assert "entity_picture" not in hass.states.get(LAST_PRESS).attributes
 
     await doorbell.press()
     await wait_for(lambda: state(hass, LAST_PRESS) not in (None, STATE_UNKNOWN))
+    picture = hass.states.get(LAST_PRESS).attributes["entity_picture"]
+    assert picture.startswith(f"/api/image_proxy/{LAST_PRESS}?token=")
     seq = (await hub_seqs(hub))[-1]
     stored = (hub.config.data_dir / "snapshots" / f"{seq}.jpg").read_bytes()
 
@@ -188,7 +192,7 @@ async def test_press_snapshot_gone_or_hub_down(
     entity = hass.data["domain_entities"]["image"][LAST_PRESS]
     assert await entity.async_image() is None
     await hub.stop()
-    with pytest.raises(Exception, match="Could not get a picture of Front door"):
+    with pytest.raises(Exception, match="Cannot reach the Doorward hub Test hub"):
         await entity.async_image()
 
 
@@ -222,33 +226,42 @@ async def test_camera(
 
     entity = hass.data["domain_entities"]["camera"][CAMERA]
     await hub.stop()
-    with pytest.raises(Exception, match="Could not get a picture of Front door"):
+    with pytest.raises(Exception, match="Cannot reach the Doorward hub Test hub"):
         await entity.async_camera_image()
 
 
 async def test_privacy_mode_switch(
     hass: HomeAssistant, hub: HubRunner, doorbell: SimulatedDoorbell, config_entry: ConfigEntry
 ) -> None:
-    """The switch sets the hub's privacy mode; the camera is off meanwhile."""
+    """The switch sets the hub's privacy mode; meanwhile the camera shows only a notice."""
     from homeassistant.components import camera
+    from homeassistant.components.camera import CameraEntityFeature
 
+    from custom_components.doorward.camera import PRIVACY_MODE_PICTURE
+
+    entity = hass.data["domain_entities"]["camera"][CAMERA]
+    assert entity.supported_features & CameraEntityFeature.STREAM
+    live = await camera.async_get_image(hass, CAMERA)
     await hass.services.async_call("switch", "turn_on", {"entity_id": PRIVACY}, blocking=True)
     assert state(hass, PRIVACY) == STATE_ON
     assert (await hub.doorbell(FRONT))["privacy_mode"] is True
-    entity = hass.data["domain_entities"]["camera"][CAMERA]
-    assert entity.is_on is False
-    assert await entity.async_camera_image() is None
+    # No picture and no video from the device: the notice picture, and no stream offered
+    # (the frontend then asks for no stream, so Home Assistant logs no error).
+    notice = await camera.async_get_image(hass, CAMERA)
+    assert notice.content == PRIVACY_MODE_PICTURE.read_bytes() != live.content
+    assert notice.content.startswith(b"\xff\xd8")
+    assert not entity.supported_features & CameraEntityFeature.STREAM
+    assert not hass.states.get(CAMERA).attributes["supported_features"]
     assert await entity.stream_source() is None
-    with pytest.raises(Exception, match="Camera is off"):
-        await camera.async_get_image(hass, CAMERA)
-    with pytest.raises(Exception, match="Camera is off"):
-        await camera.async_get_stream_source(hass, CAMERA)
+    assert await camera.async_get_stream_source(hass, CAMERA) is None
 
     # Changed on the hub by someone else: pushed to Home Assistant.
     status, _ = await hub.api("PATCH", f"/doorbells/{FRONT}", json={"privacy_mode": False})
     assert status == 200
     await wait_for(lambda: state(hass, PRIVACY) == STATE_OFF)
-    assert entity.is_on is True
+    assert entity.supported_features & CameraEntityFeature.STREAM
+    assert (await camera.async_get_image(hass, CAMERA)).content != notice.content
+    assert await entity.stream_source() is not None
 
     await hass.services.async_call("switch", "turn_on", {"entity_id": PRIVACY}, blocking=True)
     await hass.services.async_call("switch", "turn_off", {"entity_id": PRIVACY}, blocking=True)
@@ -257,7 +270,7 @@ async def test_privacy_mode_switch(
 
     switch = hass.data["domain_entities"]["switch"][PRIVACY]
     await hub.stop()
-    with pytest.raises(Exception, match="Could not change the privacy mode of Front door"):
+    with pytest.raises(Exception, match="Cannot reach the Doorward hub Test hub"):
         await switch.async_turn_on()
 
 
@@ -278,7 +291,7 @@ async def test_hub_restart_no_missed_event(
     await doorbell.press()
     await wait_for(lambda: len(rings) == 1)
 
-    with patch("custom_components.doorward.data.RECONNECT_MIN_DELAY", 0.2):
+    with patch.object(config_entry.runtime_data.backoff, "minimum", 0.2):
         await hub.stop()
         await wait_for(lambda: state(hass, RING) == STATE_UNAVAILABLE)
         assert state(hass, CAMERA) == STATE_UNAVAILABLE
@@ -425,7 +438,7 @@ async def test_unreachable_hub_raises_repair_issue(
     issue_id = f"hub_unreachable_{config_entry.entry_id}"
     with (
         patch("custom_components.doorward.data.UNREACHABLE_ISSUE_DELAY", timedelta(seconds=0.5)),
-        patch("custom_components.doorward.data.RECONNECT_MIN_DELAY", 0.2),
+        patch.object(config_entry.runtime_data.backoff, "minimum", 0.2),
     ):
         await hub.stop()
         issue = await wait_for(lambda: issue_registry.async_get_issue(DOMAIN, issue_id))
@@ -523,7 +536,7 @@ async def test_doorbell_removed_while_disconnected(
     """Removals the push channel could not carry are found on reconnection and at setup."""
     identifier = (DOMAIN, doorbell_identifier(hub.hub_id, FRONT))
     await doorbell.stop()
-    with patch("custom_components.doorward.data.RECONNECT_MIN_DELAY", 3.0):
+    with patch.object(config_entry.runtime_data.backoff, "minimum", 3.0):
         await hub.stop()
         await wait_for(lambda: state(hass, RING) == STATE_UNAVAILABLE)
         await hub.start()
@@ -567,7 +580,7 @@ async def test_diagnostics(
     assert FRONT in diagnostics["press_snapshots"]
     assert config_entry.data["token"] not in str(diagnostics)
 
-    with patch("custom_components.doorward.data.RECONNECT_MIN_DELAY", 5.0):
+    with patch.object(config_entry.runtime_data.backoff, "minimum", 5.0):
         await hub.stop()
         await wait_for(lambda: not config_entry.runtime_data.available)
         diagnostics = await async_get_config_entry_diagnostics(hass, config_entry)
@@ -582,7 +595,7 @@ async def test_another_hub_at_the_address(
     config_entry: ConfigEntry,
 ) -> None:
     """Another hub answering at the address is not followed; the entry waits for its hub."""
-    with patch("custom_components.doorward.data.RECONNECT_MIN_DELAY", 0.2):
+    with patch.object(config_entry.runtime_data.backoff, "minimum", 0.2):
         await hub.stop()
         other = await hub_factory("Other hub", port=hub.port)
         await wait_for(lambda: "another hub" in (config_entry.runtime_data.last_error or ""))

@@ -4,12 +4,15 @@ A real hub records real clips of a simulated doorbell; Home Assistant browses th
 them to its own relay and serves them (with Range) to its test client.
 """
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+import aiohttp
 import pytest
 from homeassistant.components import media_source
 from homeassistant.components.http.auth import async_sign_path
@@ -29,7 +32,7 @@ from custom_components.doorward.const import DOMAIN
 from custom_components.doorward.data import doorbell_identifier
 from doorward_simulator import SimulatedDoorbell
 
-from ..conftest import FRONT, HubRunner, wait_for
+from ..conftest import FRONT, LOOPBACK, HubRunner, async_add_hub, free_port, wait_for
 from .recording import CLIP_EVENT, PRE_ROLL, recording_hub, track_clips, wait_buffering
 
 
@@ -292,12 +295,12 @@ async def test_browse_and_resolve_errors(
     await hub.stop()
     with pytest.raises(BrowseError) as browse_err:
         await media_source.async_browse_media(hass, f"media-source://doorward/{entry_id}/{FRONT}")
-    assert browse_err.value.translation_key == "cannot_connect"
+    assert browse_err.value.translation_key == "hub_unreachable"
     with pytest.raises(media_source.Unresolvable) as resolve_err:
         await media_source.async_resolve_media(
             hass, f"media-source://doorward/{entry_id}/{FRONT}/2026-11-23/1", None
         )
-    assert resolve_err.value.translation_key == "cannot_connect"
+    assert resolve_err.value.translation_key == "hub_unreachable"
 
 
 CLIP_JSON = {
@@ -340,3 +343,101 @@ async def test_malformed_clip_message_is_skipped(
     await hass.async_block_till_done()
     assert clips == []
     assert "Ignoring a malformed clip message" in caplog.text
+
+
+class CuttingProxy:
+    """A TCP proxy on loopback in front of the hub that breaks one clip transfer midway.
+
+    Everything passes through unchanged until `cut()` is armed: then the first connection
+    that carries an MP4 answer from the hub gets its headers and `budget` bytes of the body,
+    and is closed, as a hub that crashes or a network that drops would.
+    """
+
+    MARKER = b"video/mp4"
+
+    def __init__(self, target_port: int) -> None:
+        """Forward to the hub's port."""
+        self.target_port = target_port
+        self.port = free_port()
+        self.budget: int | None = None
+        self.cuts = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    def cut(self, budget: int) -> None:
+        """Break the next MP4 answer after `budget` bytes."""
+        self.budget = budget
+
+    async def start(self) -> None:
+        """Listen."""
+        self._server = await asyncio.start_server(self._connect, LOOPBACK, self.port)
+
+    async def stop(self) -> None:
+        """Close every connection and stop listening."""
+        for writer in self._writers:
+            writer.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hub_reader, hub_writer = await asyncio.open_connection(LOOPBACK, self.target_port)
+        self._writers += [writer, hub_writer]
+        await asyncio.gather(
+            self._pipe(reader, hub_writer, from_hub=False),
+            self._pipe(hub_reader, writer, from_hub=True),
+            return_exceptions=True,
+        )
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, from_hub: bool
+    ) -> None:
+        left: int | None = None  # bytes still allowed through once this answer is to be cut
+        try:
+            while data := await reader.read(65536):
+                if from_hub and left is None and self.budget is not None and self.MARKER in data:
+                    left, self.budget = self.budget + data.index(self.MARKER), None
+                if left is not None:
+                    writer.write(data[:left])
+                    await writer.drain()
+                    left -= min(left, len(data))
+                    if left == 0:
+                        self.cuts += 1
+                        break
+                    continue
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+async def test_relay_stops_when_the_hub_breaks_off(
+    hass: HomeAssistant,
+    hub: HubRunner,
+    doorbell: SimulatedDoorbell,
+    hass_client: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The hub's answer breaks off midway: the player gets a short answer, not a hang or 500."""
+    proxy = CuttingProxy(hub.port)
+    await proxy.start()
+    try:
+        entry = await async_add_hub(hass, hub, port=proxy.port)
+        fired = await press_clip(hass, hub, doorbell)
+        data = clip_file(hub, await hub_clip(hub, fired["clip_id"]))
+        client = await hass_client()
+        caplog.set_level(logging.DEBUG, logger="custom_components.doorward")
+        proxy.cut(budget=4096)
+        response = await client.get(fired["url"])
+        assert response.status == 200
+        assert response.headers["Content-Length"] == str(len(data))
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()
+        assert proxy.cuts == 1
+        assert f"Relaying /clips/{fired['clip_id']}/video stopped" in caplog.text
+        # The relay is not stuck: the next request is served in full.
+        response = await client.get(fired["url"])
+        assert await response.read() == data
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await proxy.stop()

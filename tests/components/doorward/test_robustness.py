@@ -5,17 +5,20 @@ missing token, wrong content type). Malformed or out-of-order push messages cann
 produced by a correct hub, so those are handed straight to the connection's message handler.
 """
 
+import ast
+from pathlib import Path
 from unittest.mock import patch
 
 import aiohttp
 import pytest
+from aiohttp import web
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from custom_components.doorward import camera as camera_platform
-from custom_components.doorward import image as image_platform
+from custom_components.doorward import api
 from custom_components.doorward.api import (
+    API_PREFIX,
     Doorbell,
     DoorwardApiError,
     DoorwardAuthenticationError,
@@ -210,8 +213,72 @@ async def test_recent_events_are_bounded(
     assert len(data._recent_events) == 2
 
 
-def test_platforms_skip_doorbells_without_pictures() -> None:
-    """A doorbell without snapshot or video capability gets no camera and no image."""
-    doorbell = parse(Doorbell, DOORBELL)
-    assert list(camera_platform._entities(None, doorbell)) == []  # type: ignore[arg-type]
-    assert list(image_platform._entities(None, doorbell)) == []  # type: ignore[arg-type]
+async def test_client_rejects_answers_that_are_not_api_v1(hass: HomeAssistant) -> None:
+    """Another HTTP server at the hub's address: what it answers is refused, never trusted.
+
+    A real server on loopback answers each path as set in `answers`: a newer API version,
+    lists where objects belong, mistyped fields, bodies that are not the JSON they claim.
+    """
+    answers: dict[str, web.Response] = {}
+
+    async def answer(request: web.Request) -> web.Response:
+        return answers[request.path.removeprefix(API_PREFIX)]
+
+    def json_answer(body: object, status: int = 200) -> web.Response:
+        return web.json_response(body, status=status)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, LOOPBACK, port).start()
+    try:
+        client = DoorwardClient(async_get_clientsession(hass), LOOPBACK, port, "token")
+        answers["/info"] = json_answer(
+            {"hub_id": "h", "name": "n", "version": "2.0", "api_version": 2}
+        )
+        with pytest.raises(DoorwardApiError, match="API version 2, not 1"):
+            await client.info()
+        answers["/doorbells"] = json_answer([])
+        with pytest.raises(DoorwardApiError, match="malformed doorbell list"):
+            await client.doorbells()
+        answers["/events"] = json_answer({"events": "none"})
+        with pytest.raises(DoorwardApiError, match="malformed event page"):
+            await client.events()
+        answers["/events"] = json_answer({"events": [], "last_seq": "7"})
+        with pytest.raises(DoorwardApiError, match="malformed event page"):
+            await client.events()
+        answers["/clips"] = json_answer({"clips": None})
+        with pytest.raises(DoorwardApiError, match="malformed clip page"):
+            await client.clips()
+        answers["/clips/1"] = web.Response(body=b"{not json", content_type="application/json")
+        with pytest.raises(DoorwardApiError, match="invalid JSON"):
+            await client.clip(1)
+        answers["/clips/1"] = web.Response(
+            body=b"{not json", status=400, content_type="application/json"
+        )
+        with pytest.raises(DoorwardApiError, match=r"^HTTP 400$"):
+            await client.clip(1)
+        answers["/doorbells/x/record"] = json_answer({"error": "boom", "message": "m"}, 503)
+        with pytest.raises(DoorwardConnectionError, match="HTTP 503 boom: m"):
+            await client.record("x", 10)
+        answers["/clips/2/video"] = json_answer({"error": "unauthorized"}, 401)
+        with pytest.raises(DoorwardAuthenticationError):
+            async with client.open_stream("/clips/2/video"):
+                pytest.fail("an error answer is not handed over")
+    finally:
+        await runner.cleanup()
+
+
+def test_client_does_not_import_home_assistant() -> None:
+    """api.py stays a plain aiohttp client, ready to become a library of its own."""
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(Path(api.__file__).read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add("." * node.level + (node.module or ""))
+    assert imported
+    assert not {name for name in imported if name.split(".")[0] == "homeassistant"}
+    assert not {name for name in imported if name.startswith(".")}

@@ -1,23 +1,27 @@
 """The `doorward.record` action against a real hub: what it refuses, and how it says so."""
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import probatio
 import pytest
+import yaml
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 
-from custom_components.doorward.const import DOMAIN
+from custom_components.doorward.const import DEFAULT_RECORD_SECONDS, DOMAIN, MAX_RECORD_SECONDS
 from custom_components.doorward.data import doorbell_identifier
+from custom_components.doorward.services import RECORD_SCHEMA
 from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import FRONT, HubRunner, wait_for
 from .recording import recording_hub
 
 PRIVACY = "switch.front_door_privacy_mode"
+REPO = Path(__file__).parents[3]
 
 
 @pytest.fixture
@@ -121,3 +125,19 @@ async def test_record_unreachable_hub_and_revoked_token(
         await record(hass, device_id)
     assert err.value.translation_key == "hub_unreachable"
     assert str(err.value).startswith(f"Cannot reach the Doorward hub Test hub at {hub.url}")
+
+
+def test_record_duration_matches_the_hub_api() -> None:
+    """The action's default and longest duration are the hub's (docs/hub-api.md), in the
+    schema and in the action's UI (services.yaml), so a plain call records what the hub would.
+    """
+    doc = (REPO / "docs" / "hub-api.md").read_text()
+    found = re.search(r'\{"duration"\?: 1\.\.(\d+), default (\d+)\}', doc)
+    assert found, "the record body is no longer documented as expected"
+    longest, default = (int(value) for value in found.groups())
+    assert (default, longest) == (DEFAULT_RECORD_SECONDS, MAX_RECORD_SECONDS)
+    assert RECORD_SCHEMA({"device_id": "d"})["duration"] == default
+    services = yaml.safe_load((REPO / "custom_components/doorward/services.yaml").read_text())
+    field = services["record"]["fields"]["duration"]
+    assert field["default"] == default
+    assert field["selector"]["number"]["max"] == longest

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,24 @@ class PairingRefused(DriverError):
     """The device will not pair now (already paired to another hub, credentials needed...)."""
 
 
+class CredentialsRejected(PairingRefused):
+    """The device refuses the credentials the owner entered (wrong, or lacking a permission).
+
+    Only the owner can fix them: the hub retries slowly, and a re-announcement of the device
+    does not make it retry sooner.
+    """
+
+
+class DeviceLockedOut(DriverError):
+    """The device locked the hub's user out (too many failed logins); it must be left alone
+    for `retry_after` seconds, whatever it announces meanwhile."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        """`message` for the person reading the state, `retry_after` seconds of silence."""
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class MalformedMessage(DriverError):
     """The device sent something that does not follow its protocol."""
 
@@ -67,13 +85,19 @@ class DeviceEvent:
     """One event from a device.
 
     `key` identifies it on the device (used to ignore repeats); `cursor` is where to resume the
-    device's stream after this event (stored with the event, handed back to `events`).
+    device's stream after this event (stored with the event, handed back to `events`); `button`
+    names the button of a press (stations may have several; None when the device does not say).
     """
 
     type: EventType
     device_time: float | None
     key: str
     cursor: str
+    button: str | None = None
+
+
+type PushedEventSink = Callable[[Doorbell, DeviceEvent], Awaitable[None]]
+"""Where a driver hands the events its devices push (stored before the call returns)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +107,12 @@ class VideoSource:
     url: str
     content_type: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    refusals: Mapping[int, str] = field(default_factory=dict, compare=False)
+    """What the device means by the HTTP statuses it refuses the video with (for the owner)."""
+
+    def refusal(self, status: int) -> str:
+        """Why the device refused the video with `status`, in words for the owner."""
+        return self.refusals.get(status, f"video refused by the device: HTTP {status}")
 
 
 def local_address_towards(host: str) -> str:
@@ -100,12 +130,16 @@ class HubEndpoint:
     """How devices reach the hub's API, for drivers whose devices call the hub.
 
     The port is known once the API listens (`listening`); until then `notify_url` waits.
+    `public_url` (the owner's setting `notify_base_url`) replaces the address devices would
+    otherwise be given, for hubs they reach through NAT or Docker's port publishing.
     """
 
-    def __init__(self, hub_id: str, listen_host: str) -> None:
-        """The hub's id, and the address its API listens on (a wildcard means every address)."""
+    def __init__(self, hub_id: str, listen_host: str, public_url: str | None = None) -> None:
+        """The hub's id, the address its API listens on (a wildcard means every address), and
+        the base URL devices reach the API at, if not that address."""
         self.hub_id = hub_id
         self.listen_host = listen_host
+        self.public_url = public_url.rstrip("/") if public_url else None
         self._port = 0
         self._ready = asyncio.Event()
 
@@ -116,6 +150,8 @@ class HubEndpoint:
 
     async def notify_url(self, device_host: str, *parts: str) -> str:
         """The notification URL, with the hub's address as the device at `device_host` sees it."""
+        if self.public_url is not None:
+            return f"{self.public_url}{NOTIFY_PREFIX}/" + "/".join(parts)
         await self._ready.wait()
         host = self.listen_host
         if host in ("0.0.0.0", "::", ""):  # noqa: S104 - comparing, not binding
@@ -138,10 +174,26 @@ class DoorbellDriver(ABC):
         """Drivers share the hub's HTTP client session and know how devices reach the hub."""
         self.session = session
         self.hub = hub
+        self._pushed: PushedEventSink | None = None
+
+    def push_events_to(self, sink: PushedEventSink) -> None:
+        """Hand the events devices push (`notify`) to `sink`, whatever the state of their link."""
+        self._pushed = sink
+
+    async def deliver(self, doorbell: Doorbell, event: DeviceEvent) -> None:
+        """Hand a pushed event to the hub; returns once it is stored."""
+        if self._pushed is None:
+            raise RuntimeError("no sink for pushed events: call push_events_to first")
+        await self._pushed(doorbell, event)
 
     @abstractmethod
     def parse_announcement(self, info: AsyncServiceInfo) -> Announcement | None:
         """Read a resolved mDNS service; None if it is not a device of this driver."""
+
+    async def confirm(self, announcement: Announcement) -> bool:
+        """Ask the announced device whether it really is a doorbell of this driver (some
+        vendors announce accessories alike); True unless the driver says otherwise."""
+        return True
 
     @abstractmethod
     async def pair(self, doorbell: Doorbell, hub_id: str, hub_name: str) -> dict[str, str]:
@@ -164,6 +216,9 @@ class DoorbellDriver(ABC):
     def video_source(self, doorbell: Doorbell) -> VideoSource:
         """Where the live video stream is."""
 
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Stop the driver's own background work (the hub stops)."""
+
     async def unpair(self, doorbell: Doorbell) -> None:  # noqa: B027 - optional hook
         """Undo on the device what pairing set up (nothing, unless the driver says so)."""
 
@@ -172,7 +227,9 @@ class DoorbellDriver(ABC):
         next connection tells whether the device accepts them."""
         return {key: entered[key] for key in self.owner_credentials}
 
-    def notify(self, doorbell: Doorbell, secret: str, event: str) -> bool:
+    async def notify(self, doorbell: Doorbell, secret: str, event: str) -> bool:
         """The device called the hub's notification URL; False if the call is not genuine
-        (wrong secret, unknown event). Only drivers whose devices push events implement it."""
+        (wrong secret, unknown event). A genuine call's events are `deliver`ed (stored) before
+        this returns, whatever the state of the doorbell's link. Only drivers whose devices
+        push events implement it."""
         return False

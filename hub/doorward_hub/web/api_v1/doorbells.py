@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import voluptuous as vol
 from aiohttp import web
 
 from doorward_hub.devices.doorbells import DoorbellUnavailable
-from doorward_hub.web.keys import DOORBELLS, HTTP_SESSION
+from doorward_hub.models import Doorbell
+from doorward_hub.web.keys import DOORBELLS, HTTP_SESSION, RECORDER
 from doorward_hub.web.requests import number, read_json
 
 DOORBELL_PATCH_SCHEMA = vol.Schema(
@@ -75,6 +78,13 @@ async def doorbell_video(request: web.Request) -> web.StreamResponse:
     doorbells = request.config_dict[DOORBELLS]
     doorbell = doorbells.get(request.match_info["doorbell_id"])
     source = doorbells.video_source(doorbell.id)
+    stream = request.config_dict[RECORDER].streams.get(doorbell.id)
+    if stream is not None and (viewer := stream.watch()) is not None:
+        # Devices serve few streams at once: share the one the recorder reads.
+        try:
+            return await relay_shared_stream(request, stream.content_type or "", viewer, doorbell)
+        finally:
+            stream.unwatch(viewer)
     try:
         upstream = await request.config_dict[HTTP_SESSION].get(
             source.url, headers=dict(source.headers), timeout=aiohttp.ClientTimeout(sock_connect=10)
@@ -83,7 +93,7 @@ async def doorbell_video(request: web.Request) -> web.StreamResponse:
         raise DoorbellUnavailable(f"video not reachable: {err!r}") from err
     async with upstream:
         if upstream.status != 200:
-            raise DoorbellUnavailable(f"video refused by the device: HTTP {upstream.status}")
+            raise DoorbellUnavailable(source.refusal(upstream.status))
         response = web.StreamResponse(
             headers={
                 # The device's own type: an MJPEG stream's names its part boundary.
@@ -101,3 +111,33 @@ async def doorbell_video(request: web.Request) -> web.StreamResponse:
         except (aiohttp.ClientError, ConnectionResetError):
             pass  # the device or the viewer went away; either way this relay is over
         return response
+
+
+async def relay_shared_stream(
+    request: web.Request,
+    content_type: str,
+    viewer: asyncio.Queue[bytes | None],
+    doorbell: Doorbell,
+) -> web.StreamResponse:
+    """Relay an MJPEG stream someone else reads (`viewer` has its body from now on), from the
+    next part boundary on, until the stream ends or `doorbell` goes into privacy mode."""
+    boundary = content_type.partition("boundary=")[2].strip().strip('"')
+    delimiter = b"--" + boundary.removeprefix("--").encode()
+    response = web.StreamResponse(
+        headers={"Content-Type": content_type, "Cache-Control": "no-store"}
+    )
+    await response.prepare(request)
+    pending: bytes | None = b""  # what came before the first boundary (None once past it)
+    try:
+        while (chunk := await viewer.get()) is not None and not doorbell.privacy_mode:
+            if pending is not None:
+                pending += chunk
+                start = pending.find(delimiter)
+                if start < 0:
+                    pending = pending[-len(delimiter) :]
+                    continue
+                chunk, pending = pending[start:], None
+            await response.write(chunk)
+    except ConnectionResetError:
+        pass  # the viewer went away
+    return response

@@ -102,6 +102,10 @@ SCHEMAS: dict[str, Schema] = {
             "device_time": {"type": ["number", "null"]},
             "presses": {"type": "integer"},
             "has_snapshot": {"type": "boolean"},
+            "button": {
+                "type": ["string", "null"],
+                "description": "the button pressed, on stations that say (DoorBird: its input)",
+            },
         },
     },
     "Token": {

@@ -19,7 +19,7 @@ async def notify(request: web.Request) -> web.Response:
     """A device pushes an event; the secret in the path authenticates the device."""
     info = request.match_info
     manager = request.config_dict[DOORBELLS]
-    if not manager.notify(info["driver"], info["doorbell_id"], info["secret"], info["event"]):
+    if not await manager.notify(info["driver"], info["doorbell_id"], info["secret"], info["event"]):
         _LOGGER.warning(
             "Rejected a notification with a wrong secret or event",
             extra={"doorbell_id": info["doorbell_id"], "remote": request.remote},
