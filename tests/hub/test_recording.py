@@ -613,6 +613,40 @@ async def test_free_disk_retention_deletes_only_until_there_is_room(
     assert await library.enforce_retention() == [], "enough room: nothing more goes"
 
 
+async def test_retention_limits_are_exact(session: SessionFactory) -> None:
+    """At a limit nothing goes; one step past it, the oldest clip goes: days of 86400 s,
+    megabytes of 1048576 bytes."""
+    client = await session(retention_days=10, max_total_mb=1, min_free_mb=1)
+    library, store = client.hub.recorder.library, client.hub.repositories.clips
+    disk = [0]  # the disk's size: free is what the clip videos leave of it
+
+    def free(folder: Path) -> int:
+        return disk[0] - sum(p.stat().st_size for p in folder.glob("*.mp4"))
+
+    library.free_bytes = free
+    half = MIB // 2
+    older = await add_clip(library, store, "front", 1, half)
+    newer = await add_clip(library, store, "front", 0, half)
+    disk[0] = 2 * MIB
+    assert await library.enforce_retention() == [], "exactly 1 MiB in clips, 1 MiB free"
+    disk[0] = 2 * MIB - 1  # one byte short of the floor: the oldest clip goes, no more
+    assert [c.id for c in await library.enforce_retention()] == [older.id]
+
+    # Age: a clip that ended ten days (of 86400 s) and 5 s ago goes; one that ended 5 s short
+    # of ten days ago stays (a day 1 s off would be 10 s off).
+    now = time.time()
+    for ended_ago, doomed in ((10 * 86400 + 5, True), (10 * 86400 - 5, False)):
+        start = now - ended_ago - 5
+        name = library.new_file_name("front", start)
+        library.path(name).write_bytes(b"\0")
+        clip = await store.add_clip(
+            Clip(0, "front", ClipTrigger.PRESS, None, start, start, start + 5, 1, "", name)
+        )
+        deleted = [c.id for c in await library.enforce_retention()]
+        assert deleted == ([clip.id] if doomed else []), ended_ago
+    assert newer.id in {c["id"] for c in (await client.get("clips"))["clips"]}
+
+
 async def test_each_doorbell_keeps_clips_for_its_own_retention_days(
     session: SessionFactory, doorbells: DoorbellFactory
 ) -> None:
