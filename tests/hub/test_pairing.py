@@ -135,3 +135,6 @@ async def test_five_wrong_codes_in_a_row_invalidate_every_code(
     await wrong(4)
     assert console_code(tmp_path) == console
     assert await pairing.redeem(outstanding, "owner") is not None
+    console = console_code(tmp_path)
+    await wrong(5)  # counted from 0 after the good code: the fifth locks out
+    assert console_code(tmp_path) != console
