@@ -43,7 +43,7 @@ def test_footage_is_cached_h264_at_its_bitrate(footage: Footage) -> None:
 def test_bad_specs_are_refused() -> None:
     for kwargs in ({"width": 321, "height": 240}, {"width": 320, "height": 240, "fps": 0}):
         with pytest.raises(ValueError, match="footage"):
-            FootageSpec(**kwargs)  # type: ignore[arg-type]
+            FootageSpec(**kwargs)
 
 
 async def test_replayed_stream_is_the_footage_with_live_timestamps(
