@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,12 @@ def rss_mb(pid: int) -> tuple[float, float]:
     assert now is not None
     assert peak is not None
     return int(now[1]) / 1024, int(peak[1]) / 1024
+
+
+def clip_seconds(clip: dict[str, Any]) -> float:
+    """A listed clip's length, from its ISO start and end times."""
+    start, end = (datetime.fromisoformat(clip[key]) for key in ("start", "end"))
+    return (end - start).total_seconds()
 
 
 class ViewerDrops(logging.Handler):
@@ -132,6 +139,21 @@ async def wait_online(
             return
         await asyncio.sleep(0.2)
     raise SystemExit("doorbells did not come online within 60 s")
+
+
+async def list_clip_ids(
+    http: aiohttp.ClientSession, base: str, headers: dict[str, str]
+) -> set[int]:
+    """Every clip id `GET /clips` lists, page by page."""
+    ids: set[int] = set()
+    query = "limit=500"
+    while True:
+        async with http.get(f"{base}/clips?{query}", headers=headers) as response:
+            page = await response.json()
+        ids.update(clip["id"] for clip in page["clips"])
+        if not page["more"]:
+            return ids
+        query = f"limit=500&before={min(ids)}"
 
 
 async def run(
@@ -283,8 +305,7 @@ async def measure(
                 await asyncio.wait_for(all_listed.wait(), post + 10)
             listener.cancel()
             await ws.close()
-            async with http.get(f"{base}/clips?limit=1000", headers=headers) as response:
-                listed = {c["id"] for c in (await response.json())["clips"]}
+            listed = await list_clip_ids(http, base, headers)
         finally:
             for process in ffmpegs:
                 process.send_signal(signal.SIGINT)
@@ -293,7 +314,7 @@ async def measure(
     result.lost = len(planned)
     # A clip covers pre + post unless the buffer lacked pre-roll or the stream stalled; allow
     # one keyframe interval (the pre-roll starts at a keyframe) and a frame of slack.
-    result.short = sum(c["end"] - c["start"] < pre + post - 1.1 for c in result.clips)
+    result.short = sum(clip_seconds(c) < pre + post - 1.1 for c in result.clips)
     result.unlisted = sum(c["id"] not in listed for c in result.clips)
 
 
