@@ -75,6 +75,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     simulate.add_argument(
         "--size", type=_size, default=(320, 240), metavar="WxH", help="picture size (320x240)"
     )
+    simulate.add_argument(
+        "--footage",
+        type=_size,
+        metavar="WxH",
+        help="replay pre-encoded H.264 of this size at --bitrate and 15 fps instead of encoding "
+        "the clock picture (encoded once into the cache; overrides --size and --fps)",
+    )
+    simulate.add_argument(
+        "--bitrate",
+        type=_positive_int,
+        default=3_000_000,
+        metavar="BPS",
+        help="bits per second of --footage (default 3000000)",
+    )
     simulate.set_defaults(func=_simulate)
 
     press = subparsers.add_parser("press", help="press the button of a running simulated doorbell")
@@ -118,7 +132,13 @@ def _simulate(args: argparse.Namespace) -> int:
 
 async def _run_simulator(args: argparse.Namespace) -> None:
     from .device import Simulator  # noqa: PLC0415 - PyAV and zeroconf only when simulating
+    from .footage import Footage, FootageSpec  # noqa: PLC0415 - numpy only when simulating
 
+    footage = None
+    if args.footage is not None:
+        width, height = args.footage
+        spec = FootageSpec(width, height, bitrate=args.bitrate)
+        footage = await asyncio.to_thread(Footage.load, spec)
     simulator = Simulator(
         args.doorbells,
         args.host,
@@ -129,6 +149,7 @@ async def _run_simulator(args: argparse.Namespace) -> None:
         height=args.size[1],
         fps=args.fps,
         audio=args.audio,
+        footage=footage,
     )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

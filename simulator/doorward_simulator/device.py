@@ -26,6 +26,7 @@ from zeroconf import InterfaceChoice
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from . import __version__
+from .footage import Footage
 from .video import LiveVideo, Picture, Viewer
 
 _LOGGER = logging.getLogger(__name__)
@@ -168,6 +169,7 @@ class SimulatedDoorbell:
         fps: float = 10.0,
         audio: bool = False,
         heartbeat: float = HEARTBEAT,
+        footage: Footage | None = None,
     ) -> None:
         """Describe the doorbell; nothing runs until `start`.
 
@@ -175,6 +177,8 @@ class SimulatedDoorbell:
 
         `zeroconf` is shared if given; otherwise the doorbell makes its own on `interfaces`
         (default: the `host` address, or every interface when `host` is 0.0.0.0 or ::).
+        With `footage`, the live video replays it (its size and rate) instead of encoding the
+        picture with its clock.
         """
         device_id = device_id or f"sim-{secrets.token_hex(3)}"
         if not _DEVICE_ID.fullmatch(device_id):
@@ -186,8 +190,10 @@ class SimulatedDoorbell:
         self.port = port
         self.boot = ""
         """Random id of the current run, set by `start`."""
+        if footage is not None:
+            width, height = footage.spec.width, footage.spec.height
         self.picture = Picture(name, width, height)
-        self.video = LiveVideo(self.picture, fps, audio=audio)
+        self.video = LiveVideo(self.picture, fps, footage, audio=audio)
         self._zeroconf = zeroconf
         self._own_zeroconf = zeroconf is None
         self._interfaces = list(interfaces) if interfaces else None
@@ -562,6 +568,7 @@ class Simulator:
         height: int = 240,
         fps: float = 10.0,
         audio: bool = False,
+        footage: Footage | None = None,
     ) -> None:
         """Describe `count` doorbells named ``"<name_prefix> 1"``...; `start` runs them.
 
@@ -583,6 +590,7 @@ class Simulator:
         self._size = (width, height)
         self._fps = fps
         self._audio = audio
+        self._footage = footage
         self._zeroconf: AsyncZeroconf | None = None
         self.doorbells: list[SimulatedDoorbell] = []
         """The doorbells, in order, once `start` has run."""
@@ -606,6 +614,7 @@ class Simulator:
                     height=self._size[1],
                     fps=self._fps,
                     audio=self._audio,
+                    footage=self._footage,
                 )
                 for device_id, name, port in zip(self._ids, self._names, self._ports, strict=True)
             ]

@@ -27,6 +27,8 @@ import av.logging
 from av.video.frame import PictureType
 from av.video.reformatter import ColorRange
 
+from .footage import Footage
+
 # PyAV's bridge from FFmpeg's log callback into Python logging has deadlocked encoder threads:
 # keep FFmpeg's own logging off (this is also PyAV's default).
 av.logging.set_level(None)
@@ -515,16 +517,64 @@ class _Encoder:
                 self._loop.call_soon_threadsafe(viewer.close)
 
 
+class _Replayer(_Encoder):
+    """A thread that replays pre-encoded footage in real time instead of encoding frames."""
+
+    def __init__(self, footage: Footage, picture: Picture, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(picture, footage.spec.fps, False, loop)  # footage has no sound
+        self._footage = footage
+
+    def open(self) -> None:
+        """Make the muxing template from the footage's own stream (blocking, no encoder)."""
+        with self._footage.open_template() as source:
+            host = av.open(_Sink(), "w", format="mpegts")
+            try:
+                stream = host.add_stream_from_template(source.streams.video[0])
+                stream.time_base = _TIME_BASE
+            except BaseException:
+                host.close()
+                raise
+        self._host, self._stream = host, stream
+
+    def _encode_until_stopped(self) -> None:
+        frames = self._footage.frames
+        index = 0
+        while True:
+            wait = self._started + index / self._fps - time.monotonic()
+            if self._stop.wait(max(0.0, wait)):
+                return
+            # When late, jump to the last keyframe due (never inside a GOP: the frames after a gap
+            # would reference missing ones), else send the next frame and catch up.
+            target = int((time.monotonic() - self._started) * self._fps)
+            while target > index and not frames[target % len(frames)].keyframe:
+                target -= 1
+            index = max(index, target)
+            frame = frames[index % len(frames)]
+            packet: av.Packet[av.VideoStream] = av.Packet(frame.data)  # type: ignore[assignment]
+            packet.pts = packet.dts = round(index * PTS_CLOCK / self._fps)
+            packet.time_base = _TIME_BASE
+            packet.is_keyframe = frame.keyframe
+            self._mux(packet)
+            index += 1
+
+
 class LiveVideo:
     """The live H.264 stream (with an AAC tone if `audio`) and snapshots of one picture;
-    encodes only while watched."""
+    encodes only while watched.
 
-    def __init__(self, picture: Picture, fps: float, *, audio: bool = False) -> None:
+    With `footage`, the stream replays that pre-encoded loop (at its own frame rate) instead of
+    encoding the picture: no burned-in clock, but real sizes and bitrates at little CPU.
+    """
+
+    def __init__(
+        self, picture: Picture, fps: float, footage: Footage | None = None, *, audio: bool = False
+    ) -> None:
         if not 0 < fps <= 60:
             raise ValueError(f"fps must be in (0, 60], got {fps}")
         self.picture = picture
-        self.fps = fps
-        self.audio = audio
+        self.fps = footage.spec.fps if footage else fps
+        self.footage = footage
+        self.audio = audio and footage is None  # replayed footage has no sound
         self._lock = asyncio.Lock()
         self._encoder: _Encoder | None = None
         self._encoders: set[_Encoder] = set()
@@ -539,8 +589,11 @@ class LiveVideo:
             for _ in range(2):
                 encoder = self._encoder
                 if encoder is None:
-                    encoder = _Encoder(
-                        self.picture, self.fps, self.audio, asyncio.get_running_loop()
+                    loop = asyncio.get_running_loop()
+                    encoder = (
+                        _Replayer(self.footage, self.picture, loop)
+                        if self.footage
+                        else _Encoder(self.picture, self.fps, self.audio, loop)
                     )
                     await asyncio.to_thread(encoder.open)
                     encoder.start()
