@@ -669,8 +669,8 @@ async def test_each_doorbell_keeps_clips_for_its_own_retention_days(
     kept = {c["id"] for c in (await client.get("clips"))["clips"]}
     assert kept == {short_new.id, long_old.id, other_new.id}
 
-    # 0 means the hub's default again.
-    status, body = await client.call("PATCH", "doorbells/sim-long", json={"retention_days": 0})
+    # null means the hub's default again.
+    status, body = await client.call("PATCH", "doorbells/sim-long", json={"retention_days": None})
     assert (status, body["retention_days"]) == (200, None)
     assert [c.id for c in await library.enforce_retention()] == [long_old.id]
 
