@@ -474,8 +474,11 @@ class _Encoder:
         for viewer in viewers:
             muxer = self._muxers.get(viewer)
             if muxer is None:
-                if packet.stream.type != "video" or not packet.is_keyframe:
-                    continue  # a viewer's stream starts at a video keyframe
+                # A viewer's stream starts at a video keyframe (replayed packets have no stream:
+                # they are all video).
+                audio = packet.stream is not None and packet.stream.type == "audio"
+                if audio or not packet.is_keyframe:
+                    continue
                 sink = _Sink()
                 container = av.open(
                     sink,
