@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, override
@@ -12,6 +13,22 @@ from typing import Any, override
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
 )
+
+
+# Characters that could end a line or rewrite a terminal (C0/C1 controls, DEL, Unicode line and
+# paragraph separators) or that stderr cannot encode (lone surrogates). Text from outside (names,
+# paths, codes) must never start a line of its own.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def escape(text: str) -> str:
+    """`text` on one line: every control character as a visible escape (`\\n`, `\\x1b`)."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    point = ord(match.group())
+    return f"\\x{point:02x}" if point < 0x100 else f"\\u{point:04x}"
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -36,7 +53,11 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """Human-readable lines with the record's fields appended as key=value."""
+    """Human-readable lines with the record's fields appended as key=value.
+
+    The message and every field are escaped (see `escape`): one record is one line, whatever a
+    client sent; only a traceback, which the hub itself writes, spans lines.
+    """
 
     def __init__(self) -> None:
         """Use an ISO-like timestamp with milliseconds."""
@@ -44,10 +65,16 @@ class TextFormatter(logging.Formatter):
 
     @override
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        record.message = escape(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
         fields = _fields(record)
         if fields:
-            line += " " + " ".join(f"{k}={v}" for k, v in fields.items())
+            line += " " + " ".join(f"{k}={escape(str(v))}" for k, v in fields.items())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        if record.stack_info:
+            line += "\n" + self.formatStack(record.stack_info)
         return line
 
 
