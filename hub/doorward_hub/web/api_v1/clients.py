@@ -3,24 +3,40 @@
 from __future__ import annotations
 
 import logging
+import math
+import unicodedata
 
 import voluptuous as vol
 from aiohttp import web
 
 from doorward_hub import __version__
+from doorward_hub.auth.guesses import TooManyGuesses
 from doorward_hub.protocol import API_VERSION, CLOSE_TOKEN_REVOKED
 from doorward_hub.web.api_v1.auth import public
 from doorward_hub.web.api_v1.openapi import openapi_document
-from doorward_hub.web.errors import fail
+from doorward_hub.web.errors import ApiError, fail
 from doorward_hub.web.keys import EVENT_BUS, IDENTITY, PAIRING, TOKEN_RECORDS, TOKENS
 from doorward_hub.web.requests import read_json
 
 _LOGGER = logging.getLogger(__name__)
 
+
+def display_text(value: str) -> str:
+    """A voluptuous validator: text a person can read (no control characters, no lone
+    surrogates, not blank), so it can be stored, logged and shown as given."""
+    if not value.strip():
+        raise vol.Invalid("must not be blank")
+    if any(unicodedata.category(char) in {"Cc", "Cs", "Zl", "Zp"} for char in value):
+        raise vol.Invalid("must be printable text (no control characters)")
+    return value
+
+
 PAIR_SCHEMA = vol.Schema(
     {
-        vol.Required("code"): str,
-        vol.Optional("client_name", default="client"): vol.All(str, vol.Length(1, 100)),
+        vol.Required("code"): vol.All(str, vol.Length(1, 100), display_text),
+        vol.Optional("client_name", default="client"): vol.All(
+            str, vol.Length(1, 100), display_text
+        ),
     }
 )
 
@@ -53,8 +69,15 @@ async def get_openapi(request: web.Request) -> web.Response:
 @public
 async def pair(request: web.Request) -> web.Response:
     """Exchange a one-time pairing code for a token."""
-    body = await read_json(request, PAIR_SCHEMA)
-    issued = await request.config_dict[PAIRING].redeem(body["code"], body["client_name"])
+    body = await read_json(request, PAIR_SCHEMA)  # a bad body costs no code (400 first)
+    try:
+        issued = await request.config_dict[PAIRING].redeem(
+            body["code"], body["client_name"], request.remote or "unknown"
+        )
+    except TooManyGuesses as err:
+        raise ApiError(
+            429, "too_many_attempts", str(err), {"Retry-After": str(math.ceil(err.retry_after))}
+        ) from None
     if issued is None:
         fail(401, "invalid_code", "the pairing code is wrong, used or expired")
     request.config_dict[TOKENS].add(issued)

@@ -160,6 +160,7 @@ PATHS: dict[str, Schema] = {
                 ),
                 "400": _error("malformed body"),
                 "401": _error("wrong, used or expired code"),
+                "429": _error("this source guessed wrong too often; see Retry-After"),
             },
         }
     },
