@@ -19,6 +19,7 @@ from doorward_hub import __version__
 from doorward_hub.auth.pairing import Pairing
 from doorward_hub.auth.tokens import TokenRegistry
 from doorward_hub.config import HubConfig
+from doorward_hub.core.files import make_private, private_folder
 from doorward_hub.devices.discovery import Discovery, advertise_hub, advertised_addresses
 from doorward_hub.devices.doorbells import DoorbellManager
 from doorward_hub.devices.drivers import create_drivers
@@ -76,7 +77,13 @@ class Hub:
     async def _start(self, stack: AsyncExitStack) -> None:
         """Start each part and push its stop; `stack` unwinds them in reverse."""
         config = self.config
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(config.data_dir)
+        fixed = await asyncio.to_thread(make_private, config.data_dir)
+        if fixed:
+            _LOGGER.warning(
+                "Made the data folder private (folders 0700, files 0600)",
+                extra={"changed": fixed, "data_dir": str(config.data_dir)},
+            )
         self.repositories = repositories = await Repositories.open(config.data_dir / "hub.db")
         stack.push_async_callback(repositories.close)
         self.hub_id = await self._identity(repositories)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     configure_logging(config.log_format, config.log_level)
+    os.umask(0o077)  # whatever the hub writes (secrets, footage) is its user's alone
     from doorward_hub.app import Hub  # noqa: PLC0415 - keeps `--help` and the other commands light
 
     try:
