@@ -20,6 +20,7 @@ from doorward_hub.auth.pairing import Pairing
 from doorward_hub.auth.tokens import TokenRegistry
 from doorward_hub.config import HubConfig
 from doorward_hub.core.files import make_private, private_folder
+from doorward_hub.core.logs import LoopErrorLog
 from doorward_hub.devices.discovery import Discovery, advertise_hub, advertised_addresses
 from doorward_hub.devices.doorbells import DoorbellManager
 from doorward_hub.devices.drivers import create_drivers
@@ -36,6 +37,9 @@ _LOGGER = logging.getLogger(__name__)
 
 HUB_ID_KEY = "hub_id"
 HOUSEKEEPING_INTERVAL = 60.0
+KEEPALIVE_TIMEOUT = 15.0
+"""Seconds a connection may sit idle — before its first request, between requests, or halfway
+through a request's headers — before the hub closes it (aiohttp's default is an hour)."""
 
 
 class Hub:
@@ -134,7 +138,12 @@ class Hub:
             tokens=self.tokens,
             session=self.session,
         )
-        runner = web.AppRunner(self.web_app, handle_signals=False, shutdown_timeout=5)
+        runner = web.AppRunner(
+            self.web_app,
+            handle_signals=False,
+            shutdown_timeout=5,
+            keepalive_timeout=KEEPALIVE_TIMEOUT,
+        )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         stack.callback(self.bus.close_all, WSCloseCode.GOING_AWAY, "hub shutting down")
@@ -200,6 +209,7 @@ class Hub:
         """Start, run until SIGINT or SIGTERM, then stop."""
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(LoopErrorLog())
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stopping.set)
         await self.start()

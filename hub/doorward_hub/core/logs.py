@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, override
+
+_LOGGER = logging.getLogger("doorward_hub.loop")
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD_ATTRS = frozenset(
@@ -76,6 +79,36 @@ class TextFormatter(logging.Formatter):
         if record.stack_info:
             line += "\n" + self.formatStack(record.stack_info)
         return line
+
+
+class LoopErrorLog:
+    """The event loop's exception handler, with repeats summarised: the first report of a kind
+    (its message) is logged in full, further ones within `quiet` seconds are only counted and
+    logged as one line afterwards. Running out of file descriptors makes asyncio report a failed
+    `accept()` up to a hundred times a second; this keeps that to one line a minute."""
+
+    def __init__(self, quiet: float = 60.0) -> None:
+        """Summarise repeats for `quiet` seconds."""
+        self._quiet = quiet
+        self._last: dict[str, float] = {}
+        self._repeats: dict[str, int] = {}
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Handle one report (`loop.set_exception_handler(LoopErrorLog())`)."""
+        kind = str(context.get("message", "unhandled exception"))
+        now = loop.time()
+        last = self._last.get(kind)
+        if last is not None and now - last < self._quiet:
+            self._repeats[kind] = self._repeats.get(kind, 0) + 1
+            return
+        self._last[kind] = now
+        repeats = self._repeats.pop(kind, 0)
+        exception = context.get("exception")
+        _LOGGER.error(
+            kind,
+            exc_info=exception if last is None else None,
+            extra={"error": repr(exception), "repeats": repeats} if repeats else {},
+        )
 
 
 def configure_logging(log_format: str = "text", level: str = "info") -> None:
