@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import signal
+import threading
 from contextlib import AsyncExitStack
 
 import aiohttp
@@ -37,6 +39,8 @@ _LOGGER = logging.getLogger(__name__)
 
 HUB_ID_KEY = "hub_id"
 HOUSEKEEPING_INTERVAL = 60.0
+SHUTDOWN_DEADLINE = 10.0
+"""Seconds after SIGTERM by which the `serve` process has exited, whatever failed."""
 KEEPALIVE_TIMEOUT = 15.0
 """Seconds a connection may sit idle — before its first request, between requests, or halfway
 through a request's headers — before the hub closes it (aiohttp's default is an hour)."""
@@ -205,8 +209,13 @@ class Hub:
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
             await self.pairing.refresh_if_expired()
 
-    async def run_until_signalled(self) -> None:
-        """Start, run until SIGINT or SIGTERM, then stop."""
+    async def run_until_signalled(self, exit_deadline: float | None = None) -> None:
+        """Start, run until SIGINT or SIGTERM, then stop.
+
+        With `exit_deadline`, the process ends itself (exit status 70) that many seconds after
+        the signal if it is still alive then: a supervisor restarts a hub, it cannot restart one
+        stuck in a stop step or waiting for a worker thread at interpreter exit.
+        """
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(LoopErrorLog())
@@ -215,8 +224,23 @@ class Hub:
         await self.start()
         try:
             await stopping.wait()
+            if exit_deadline is not None:
+                _exit_after(exit_deadline)
         finally:
             await self.stop()
+
+
+def _exit_after(seconds: float) -> None:
+    """End the process in `seconds` unless it has ended by then (a daemon thread's timer)."""
+
+    def expire() -> None:
+        _LOGGER.error("Hub did not stop in time; exiting", extra={"seconds": seconds})
+        logging.shutdown()
+        os._exit(70)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
 
 
 async def _cancel(future: asyncio.Future[None]) -> None:
