@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import voluptuous as vol
+import probatio as vol
 import yaml
 
 from doorward_hub.protocol import DEFAULT_PORT
@@ -120,7 +120,7 @@ SCHEMA = vol.Schema(
 def _describe(error: vol.Invalid) -> str:
     key = ".".join(str(part) for part in error.path) or "(top level)"
     message = error.msg
-    if message == "extra keys not allowed":
+    if isinstance(error, vol.ExtraKeysInvalid) or message == "extra keys not allowed":
         message = "unknown key"
     return f"{key}: {message}"
 

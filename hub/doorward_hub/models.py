@@ -1,11 +1,10 @@
-"""The hub's records: doorbells, events, clips, tokens — and their JSON form in the API."""
+"""The hub's records: doorbells, events, clips, tokens (their JSON form is in `wire.objects`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 
 class EventType(StrEnum):
@@ -57,26 +56,6 @@ class Doorbell:
     error: str | None = None
     last_seen: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The doorbell object of the API (no credentials)."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "model": self.model,
-            "driver": self.driver,
-            "host": self.host,
-            "port": self.port,
-            "capabilities": sorted(self.capabilities),
-            "status": self.status.value,
-            "online": self.status is DoorbellStatus.ONLINE,
-            "error": self.error,
-            "last_seen": iso_time(self.last_seen) if self.last_seen else None,
-            "privacy_mode": self.privacy_mode,
-            "record_audio": self.record_audio,
-            "retention_days": self.retention_days,
-            "firmware": self.firmware,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -91,19 +70,6 @@ class Event:
     has_snapshot: bool = False
     button: str | None = None
     """Which button was pressed, on stations that say (DoorBird inputs `1`, `101`, `102`...)."""
-
-    def to_json(self) -> dict[str, Any]:
-        """The event object of the API."""
-        return {
-            "seq": self.seq,
-            "doorbell_id": self.doorbell_id,
-            "type": self.type.value,
-            "time": iso_time(self.time),
-            "device_time": self.device_time,
-            "presses": self.presses,
-            "has_snapshot": self.has_snapshot,
-            "button": self.button,
-        }
 
 
 class ClipTrigger(StrEnum):
@@ -139,25 +105,6 @@ class Clip:
         """The thumbnail's file name, next to the clip."""
         return self.file_name.removesuffix(".mp4") + ".jpg"
 
-    def to_json(self) -> dict[str, Any]:
-        """The clip object of the API."""
-        return {
-            "id": self.id,
-            "doorbell_id": self.doorbell_id,
-            "trigger": self.trigger.value,
-            "trigger_seq": self.trigger_seq,
-            "trigger_time": iso_time(self.trigger_time),
-            "start": iso_time(self.start),
-            "end": iso_time(self.end),
-            "start_device_time": self.start,
-            "end_device_time": self.end,
-            "duration": round(self.end - self.start, 3),
-            "size": self.size,
-            "sha256": self.sha256,
-            "file_name": self.file_name,
-            "has_audio": self.has_audio,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
@@ -167,12 +114,3 @@ class TokenInfo:
     client_name: str
     created: float
     last_used: float | None
-
-    def to_json(self) -> dict[str, Any]:
-        """The token object of the API."""
-        return {
-            "id": self.id,
-            "client_name": self.client_name,
-            "created": iso_time(self.created),
-            "last_used": iso_time(self.last_used) if self.last_used else None,
-        }

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from yarl import URL
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from doorward_hub.app import Hub
@@ -20,6 +21,7 @@ from doorward_hub.devices.drivers.doorbird import notifications, registration
 
 from .conftest import LOOPBACK, free_port, hub_config, pair_client, wait_for
 from .doorbird_emulator import SERVICE_TYPE, DoorBirdEmulator
+from .openapi_contract import DocumentCheck
 
 DOORBELL_ID = "doorbird-1ccae3aabbcc"
 
@@ -60,12 +62,14 @@ class Api:
         self.base = f"http://{LOOPBACK}:{hub.port}/api/v1"
         self.headers = {"Authorization": f"Bearer {token}"}
         self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.contract = DocumentCheck()
 
     async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        async with self.http.request(
-            method, f"{self.base}/{path}", headers=self.headers, **kwargs
-        ) as response:
+        """Call the API; every answer must be what the OpenAPI document says."""
+        url = URL(f"{self.base}/{path}")
+        async with self.http.request(method, url, headers=self.headers, **kwargs) as response:
             body = await response.read()
+            self.contract.check(method, url, self.headers, response, body)
             if response.content_type == "application/json":
                 return response.status, await response.json()
             return response.status, body
@@ -181,14 +185,31 @@ async def test_doorbird_end_to_end(
     assert status == 200
     assert mp4[4:8] == b"ftyp"
 
+    # The device's notification, as the document describes it.
+    async with http.get(urls["motion"]) as response:
+        url = URL(urls["motion"])
+        data = await response.read()
+        api.contract.check("GET", url, {}, response, data)
+    assert ("GET", "/notify/{driver}/{doorbell_id}/{secret}/{event}", 204) in api.contract.seen
+    assert ("PUT", "/doorbells/{doorbell_id}/credentials", 202) in api.contract.seen
+
     # Forged notifications are refused and store nothing.
     secret_url = urls["press-1"]
     forged = secret_url.rsplit("/", 2)[0] + "/not-the-secret/press"
     async with http.get(forged) as response:
         assert response.status == 401
+    # An unknown doorbell gets the same answer as a wrong secret: the route does not tell
+    # which doorbells exist (issue 15, item 12).
     unknown = secret_url.replace(DOORBELL_ID, "doorbird-1ccae3000000")
     async with http.get(unknown) as response:
-        assert response.status == 404
+        assert response.status == 401
+        assert await response.json() == {
+            "error": "unauthorized",
+            "message": "unknown notification URL",
+        }
+    async with http.head(secret_url) as response:
+        assert response.status == 405  # only GET is routed; a HEAD records nothing (checked below)
+        assert response.headers["Allow"] == "GET"
     async with http.get(secret_url.replace("/press-1", "/explode")) as response:
         assert response.status == 401
     async with http.get(f"{api.base}/notify/doorbird/{DOORBELL_ID}") as response:

@@ -32,6 +32,7 @@ from doorward_hub.protocol import Capability
 from doorward_hub.storage.doorbells import DoorbellRepository
 from doorward_hub.storage.events import EventRepository
 from doorward_hub.storage.settings import SettingsRepository
+from doorward_hub.wire import messages, objects
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ class DoorbellManager:
         _LOGGER.info("Forgot a doorbell", extra={"doorbell_id": doorbell_id})
         for listener in self._listeners:
             listener.doorbell_removed(doorbell_id)
-        self._bus.publish({"type": "doorbell_removed", "doorbell_id": doorbell_id})
+        self._bus.publish(messages.DoorbellRemoved(doorbell_id).to_dict())
         announcement = self._seen.get(doorbell_id)
         if announcement is not None:
             await self._offer(announcement)
@@ -433,7 +434,7 @@ class DoorbellManager:
             return
         await self._snapshots.save(seq, jpeg)
         await self._events.mark_snapshot(seq)
-        self._bus.publish({"type": "snapshot", "seq": seq, "doorbell_id": doorbell.id})
+        self._bus.publish(messages.SnapshotMessage(seq, doorbell.id).to_dict())
 
     def _set_status(
         self, doorbell: Doorbell, status: DoorbellStatus, error: str | None = None
@@ -456,7 +457,7 @@ class DoorbellManager:
         self._publish(doorbell)
 
     def _publish(self, doorbell: Doorbell) -> None:
-        self._bus.publish({"type": "doorbell", "doorbell": doorbell.to_json()})
+        self._bus.publish(messages.DoorbellMessage(objects.Doorbell.of(doorbell)).to_dict())
         for listener in self._listeners:
             listener.doorbell_changed(doorbell)
 

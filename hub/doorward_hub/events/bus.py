@@ -11,6 +11,7 @@ from typing import Any
 from doorward_hub.devices.drivers.base import DeviceEvent
 from doorward_hub.models import Doorbell, Event
 from doorward_hub.storage.events import EventRepository
+from doorward_hub.wire import messages, objects
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -114,5 +115,5 @@ class EventBus:
                     extra={"doorbell_id": doorbell.id, "seq": event.seq, "presses": event.presses},
                 )
             else:
-                self.publish({"type": "event", "event": event.to_json()})
+                self.publish(messages.EventMessage(objects.Event.of(event)).to_dict())
             return Recorded(event, merged)

@@ -23,6 +23,7 @@ from doorward_hub.core.files import PARTIAL_SUFFIX, private_folder
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip
 from doorward_hub.storage.clips import ClipRepository
+from doorward_hub.wire import messages, objects
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class ClipLibrary:
                 "bytes": clip.size,
             },
         )
-        self._bus.publish({"type": "clip", "clip": clip.to_json()})
+        self._bus.publish(messages.ClipMessage(objects.Clip.of(clip)).to_dict())
         await self.enforce_retention()
         return clip
 
@@ -147,7 +148,7 @@ class ClipLibrary:
             reason,
             extra={"clip_id": clip.id, "doorbell_id": clip.doorbell_id, "reason": reason},
         )
-        self._bus.publish({"type": "clip_removed", "clip_id": clip.id})
+        self._bus.publish(messages.ClipRemoved(clip.id).to_dict())
 
     async def enforce_retention(self) -> list[Clip]:
         """Delete clips past their doorbell's age limit, then the oldest ones while the total

@@ -10,6 +10,7 @@ from typing import NoReturn
 from aiohttp import web
 
 from doorward_hub.devices.doorbells import DoorbellUnavailable, UnknownDoorbell
+from doorward_hub.wire.objects import Error
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def json_error(
     status: int, error: str, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
     """An error answer in the API's one format."""
-    return web.json_response({"error": error, "message": message}, status=status, headers=headers)
+    return web.json_response(Error(error, message).to_dict(), status=status, headers=headers)
 
 
 @web.middleware
@@ -53,7 +54,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             err.status, "http_error"
         )
-        return json_error(err.status, code, err.reason)
+        # A 405 keeps its `Allow` header: the methods this path does serve.
+        allow = {"Allow": err.headers["Allow"]} if "Allow" in err.headers else None
+        return json_error(err.status, code, err.reason, allow)
     except UnknownDoorbell as err:
         return json_error(404, "unknown_doorbell", f"no doorbell with id {err.args[0]!r}")
     except DoorbellUnavailable as err:

@@ -7,7 +7,7 @@ The keys are set on the root application; handlers of every sub-application read
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -45,3 +45,5 @@ PAIRING: web.AppKey[Pairing] = web.AppKey("pairing")
 TOKENS: web.AppKey[TokenRegistry] = web.AppKey("tokens")
 TOKEN_RECORDS: web.AppKey[TokenRepository] = web.AppKey("token_records")
 HTTP_SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("http_session", aiohttp.ClientSession)
+OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
+"""The OpenAPI document, generated once when the application is made."""

@@ -3,10 +3,13 @@ and the services its handlers use (one `AppKey` each, see `keys`)."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
+from doorward_hub import __version__
 from doorward_hub.protocol import API_PREFIX, NOTIFY_PREFIX
 from doorward_hub.web.api_v1 import app as api_v1_app
 from doorward_hub.web.api_v1.auth import unmatched_middleware
@@ -20,6 +23,7 @@ from doorward_hub.web.keys import (
     EVENTS,
     HTTP_SESSION,
     IDENTITY,
+    OPENAPI,
     PAIRING,
     RECORDER,
     SNAPSHOTS,
@@ -27,6 +31,7 @@ from doorward_hub.web.keys import (
     TOKENS,
     HubIdentity,
 )
+from doorward_hub.web.openapi import openapi_document
 
 if TYPE_CHECKING:
     import aiohttp
@@ -42,6 +47,24 @@ if TYPE_CHECKING:
 MAX_REQUEST_BODY = 64 * 1024
 
 
+class MalformedRequestFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a NUL in a header, a bad request line) as an
+    error with a traceback, although it answers 400 and the fault is the client's: make it one
+    warning line instead, so nobody on the LAN can fill the log with tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record of a client's malformed request; pass every other record."""
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError) and 400 <= (error.code or 0) < 500:
+            record.msg, record.args = "Refused a malformed request: %s", (error.message,)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_MALFORMED_REQUESTS = MalformedRequestFilter()
+
+
 def create_app(
     *,
     identity: HubIdentity,
@@ -55,6 +78,9 @@ def create_app(
     session: aiohttp.ClientSession,
 ) -> web.Application:
     """The hub's whole web server: `/api/v1` for clients, `/api/v1/notify` for devices."""
+    server_log = logging.getLogger("aiohttp.server")
+    if _MALFORMED_REQUESTS not in server_log.filters:
+        server_log.addFilter(_MALFORMED_REQUESTS)
     app = web.Application(
         middlewares=[error_middleware, unmatched_middleware], client_max_size=MAX_REQUEST_BODY
     )
@@ -70,6 +96,8 @@ def create_app(
     app[TOKENS] = tokens
     app[TOKEN_RECORDS] = repositories.tokens
     app[HTTP_SESSION] = session
+    operations = [op for routes in (*api_v1_app.ROUTES, device_notify_app.routes) for op in routes]
+    app[OPENAPI] = openapi_document(__version__, operations)
     # The more specific prefix first: the client API's sub-application would claim it otherwise.
     app.add_subapp(NOTIFY_PREFIX, device_notify_app.create_app())
     app.add_subapp(API_PREFIX, api_v1_app.create_app())

@@ -5,72 +5,119 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-import voluptuous as vol
 from aiohttp import web
 
 from doorward_hub.devices.doorbells import DoorbellUnavailable
+from doorward_hub.protocol import API_PREFIX
 from doorward_hub.web.keys import DOORBELLS, HTTP_SESSION, RECORDER
-from doorward_hub.web.requests import number, read_json
+from doorward_hub.web.operations import Body, Reply, Routes, string
+from doorward_hub.web.requests import read_body
+from doorward_hub.wire import bodies
+from doorward_hub.wire.objects import Doorbell, DoorbellList
 
-DOORBELL_PATCH_SCHEMA = vol.Schema(
-    {
-        vol.Optional("name"): vol.All(str, vol.Length(1, 64)),
-        vol.Optional("privacy_mode"): bool,
-        vol.Optional("record_audio"): bool,
-        vol.Optional("retention_days"): vol.All(number, vol.Range(min=0, max=3650)),
-    }
+DOORBELL_ID = string("doorbell_id", "path", "the doorbell's id (`id` of a doorbell object)")
+UNKNOWN = Reply(404, "unknown doorbell (`unknown_doorbell`)")
+UNAVAILABLE = "doorbell offline, unpaired, in privacy mode or without the capability"
+
+routes = Routes(API_PREFIX)
+
+
+@routes.get(
+    "/doorbells",
+    summary="List doorbells, including those waiting for approval",
+    replies=(Reply(200, "the doorbells", DoorbellList),),
 )
-
-routes = web.RouteTableDef()
-
-
-@routes.get("/doorbells")
 async def list_doorbells(request: web.Request) -> web.Response:
     """Every doorbell the hub knows."""
     doorbells = request.config_dict[DOORBELLS].doorbells.values()
-    return web.json_response({"doorbells": [d.to_json() for d in doorbells]})
+    return web.json_response(DoorbellList([Doorbell.of(d) for d in doorbells]).to_dict())
 
 
-@routes.get("/doorbells/{doorbell_id}")
+@routes.get(
+    "/doorbells/{doorbell_id}",
+    summary="One doorbell",
+    params=(DOORBELL_ID,),
+    replies=(Reply(200, "the doorbell", Doorbell), UNKNOWN),
+)
 async def get_doorbell(request: web.Request) -> web.Response:
     """One doorbell."""
     doorbell = request.config_dict[DOORBELLS].get(request.match_info["doorbell_id"])
-    return web.json_response(doorbell.to_json())
+    return web.json_response(Doorbell.of(doorbell).to_dict())
 
 
-@routes.patch("/doorbells/{doorbell_id}")
+@routes.patch(
+    "/doorbells/{doorbell_id}",
+    summary="Rename a doorbell, switch its privacy mode or change its recording settings",
+    params=(DOORBELL_ID,),
+    body=Body(bodies.DOORBELL_PATCH, "the fields to change"),
+    replies=(Reply(200, "the doorbell", Doorbell), UNKNOWN),
+)
 async def patch_doorbell(request: web.Request) -> web.Response:
     """Rename a doorbell, switch its privacy mode or change its recording settings."""
     manager = request.config_dict[DOORBELLS]
     doorbell_id = request.match_info["doorbell_id"]
     manager.get(doorbell_id)  # 404 before 400: the doorbell is what the caller got wrong first
-    body = await read_json(request, DOORBELL_PATCH_SCHEMA)
+    body = await read_body(request)
+    if "retention_days" in body and body["retention_days"] is None:
+        body["retention_days"] = 0.0  # the manager's "back to the hub's default"
     doorbell = await manager.update(doorbell_id, **body)
-    return web.json_response(doorbell.to_json())
+    return web.json_response(Doorbell.of(doorbell).to_dict())
 
 
-@routes.post("/doorbells/{doorbell_id}/approve")
+@routes.post(
+    "/doorbells/{doorbell_id}/approve",
+    summary="Adopt a doorbell that waits for approval (pairs it)",
+    params=(DOORBELL_ID,),
+    replies=(Reply(200, "the doorbell", Doorbell), UNKNOWN),
+)
 async def approve_doorbell(request: web.Request) -> web.Response:
     """Adopt a doorbell that waits for approval."""
     doorbell = await request.config_dict[DOORBELLS].approve(request.match_info["doorbell_id"])
-    return web.json_response(doorbell.to_json())
+    return web.json_response(Doorbell.of(doorbell).to_dict())
 
 
-@routes.delete("/doorbells/{doorbell_id}")
+@routes.delete(
+    "/doorbells/{doorbell_id}",
+    summary="Disconnect, unpair and forget a doorbell",
+    params=(DOORBELL_ID,),
+    replies=(Reply(204, "forgotten"), UNKNOWN),
+)
 async def forget_doorbell(request: web.Request) -> web.Response:
     """Disconnect, unpair and forget a doorbell."""
     await request.config_dict[DOORBELLS].forget(request.match_info["doorbell_id"])
     return web.Response(status=204)
 
 
-@routes.get("/doorbells/{doorbell_id}/snapshot")
+@routes.get(
+    "/doorbells/{doorbell_id}/snapshot",
+    summary="The doorbell's current picture, fetched from the device",
+    params=(DOORBELL_ID,),
+    replies=(
+        Reply(200, "the picture", "image/jpeg"),
+        UNKNOWN,
+        Reply(409, f"{UNAVAILABLE} (`doorbell_unavailable`)"),
+    ),
+)
 async def doorbell_snapshot(request: web.Request) -> web.Response:
     """The doorbell's current picture."""
     jpeg = await request.config_dict[DOORBELLS].snapshot(request.match_info["doorbell_id"])
     return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
-@routes.get("/doorbells/{doorbell_id}/video")
+@routes.get(
+    "/doorbells/{doorbell_id}/video",
+    summary="The live video relayed as the device sends it",
+    description="Doorward protocol: `video/mp2t` (H.264 in MPEG-TS) with the device's "
+    "`X-Doorward-Epoch` header; DoorBird: MJPEG (`multipart/x-mixed-replace`). The stream does "
+    "not end. `?token=` works for players that cannot set headers.",
+    params=(DOORBELL_ID,),
+    query_token=True,
+    replies=(
+        Reply(200, "the live stream", ("video/mp2t", "multipart/x-mixed-replace")),
+        UNKNOWN,
+        Reply(409, f"{UNAVAILABLE}, or the device refused the video (`doorbell_unavailable`)"),
+    ),
+)
 async def doorbell_video(request: web.Request) -> web.StreamResponse:
     """The doorbell's live video, relayed as the device sends it."""
     doorbell_id = request.match_info["doorbell_id"]

@@ -1,0 +1,80 @@
+"""The messages of the WebSocket push channel (`GET /api/v1/ws`), one dataclass each; `type`
+tells them apart. The OpenAPI document lists them under `components/schemas/PushMessage`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from doorward_hub.wire.objects import Clip, Doorbell, Event, Id, Seq, WireObject
+
+
+@dataclass(frozen=True, slots=True)
+class Hello(WireObject):
+    """The first message: who the hub is and its highest seq."""
+
+    hub_id: str
+    version: str
+    last_seq: Seq
+    type: Literal["hello"] = "hello"
+
+
+@dataclass(frozen=True, slots=True)
+class EventMessage(WireObject):
+    """A stored event (replayed after `after`, then live), in seq order."""
+
+    event: Event
+    type: Literal["event"] = "event"
+
+
+@dataclass(frozen=True, slots=True)
+class DoorbellMessage(WireObject):
+    """A doorbell's current state: every doorbell after `hello`, then on each change."""
+
+    doorbell: Doorbell
+    type: Literal["doorbell"] = "doorbell"
+
+
+@dataclass(frozen=True, slots=True)
+class DoorbellRemoved(WireObject):
+    """A doorbell was forgotten."""
+
+    doorbell_id: str
+    type: Literal["doorbell_removed"] = "doorbell_removed"
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotMessage(WireObject):
+    """The picture of event `seq` is stored."""
+
+    seq: Id
+    doorbell_id: str
+    type: Literal["snapshot"] = "snapshot"
+
+
+@dataclass(frozen=True, slots=True)
+class ClipMessage(WireObject):
+    """A clip is stored."""
+
+    clip: Clip
+    type: Literal["clip"] = "clip"
+
+
+@dataclass(frozen=True, slots=True)
+class ClipRemoved(WireObject):
+    """A clip was deleted (by retention or a client)."""
+
+    clip_id: Id
+    type: Literal["clip_removed"] = "clip_removed"
+
+
+PUSH_MESSAGES: tuple[type[WireObject], ...] = (
+    Hello,
+    EventMessage,
+    DoorbellMessage,
+    DoorbellRemoved,
+    SnapshotMessage,
+    ClipMessage,
+    ClipRemoved,
+)
+"""Every message the push channel sends."""
