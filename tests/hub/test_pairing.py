@@ -141,13 +141,14 @@ async def test_too_many_wrong_codes_rotate_every_code(hub: Hub) -> None:
 
 async def test_an_invalid_client_name_is_refused_before_the_code_is_used(hub: Hub) -> None:
     code = console_code(hub)
-    for name in ("\ud800", "bad\nname", "\x1b[2J", "   ", "x" * 101, "a\u2028b"):
+    for name in ("\ud800", "x" * 101, ""):
         async with (
             aiohttp.ClientSession() as session,
             session.post(pair_url(hub), json={"code": code, "client_name": name}) as response,
         ):
             assert response.status == 400, name
             assert "client_name" in (await response.json())["message"]
+    # Control characters are stored as given and escaped wherever logged (see test_logs).
     assert console_code(hub) == code
     assert await guess(hub, LOOPBACK, code, "Home Assistant") == 200
 
