@@ -90,27 +90,6 @@ async def test_console_code_is_written_for_the_owner(hub: Hub, http: aiohttp.Cli
     assert code_file.read_text().strip() != code
 
 
-async def test_too_many_wrong_codes_rotate_every_code(
-    hub: Hub, http: aiohttp.ClientSession
-) -> None:
-    """Five wrong codes (the documented threshold, written out here, not imported from the
-    code under test) invalidate every outstanding code; four do not."""
-    code = await hub.pairing.new_code()
-    code_file = hub.config.data_dir / "pairing-code"
-    console = code_file.read_text().strip()
-    for _ in range(4):
-        async with http.post(f"{base(hub)}/pair", json={"code": "AAAA-AAAA"}) as response:
-            assert response.status == 401
-    assert code_file.read_text().strip() == console, "four wrong codes rotate nothing"
-    async with http.post(f"{base(hub)}/pair", json={"code": "AAAA-AAAA"}) as response:
-        assert response.status == 401
-    async with http.post(f"{base(hub)}/pair", json={"code": code}) as response:
-        assert response.status == 401, "an outstanding code must die with the rotation"
-    fresh = code_file.read_text().strip()
-    assert fresh != console
-    assert await pair_client(http, f"http://{LOOPBACK}:{hub.port}", fresh)
-
-
 async def test_tokens_are_listed_without_secrets_and_can_be_revoked(
     hub: Hub, http: aiohttp.ClientSession, token: str
 ) -> None:

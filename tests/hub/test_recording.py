@@ -21,6 +21,7 @@ from aiohttp import web
 
 from doorward_hub.app import Hub
 from doorward_hub.config import ConfigError, RecordingConfig, validate
+from doorward_hub.core.files import write_atomically
 from doorward_hub.devices.drivers.base import VideoSource
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip, ClipTrigger
@@ -531,8 +532,8 @@ async def test_retention_deletes_old_clips_and_honours_the_limits(
     async def add(doorbell_id: str, age_days: float, size: int) -> Clip:
         start = now - age_days * 86400
         name = library.new_file_name(doorbell_id, start)
-        library.path(name).write_bytes(b"\0" * size)
-        library.path(name.removesuffix(".mp4") + ".jpg").write_bytes(b"\xff\xd8")
+        write_atomically(library.path(name), b"\0" * size)
+        write_atomically(library.path(name.removesuffix(".mp4") + ".jpg"), b"\xff\xd8")
         clip = Clip(
             0, doorbell_id, ClipTrigger.PRESS, None, start, start, start + 5, size, "", name
         )
@@ -715,7 +716,7 @@ async def test_clip_listing_pages_and_filters(session: SessionFactory) -> None:
     ids = []
     for index in range(5):
         name = library.new_file_name("front" if index % 2 else "back", 1000.0 + index)
-        library.path(name).write_bytes(b"x")
+        write_atomically(library.path(name), b"x")
         trigger = ClipTrigger.MOTION if index == 4 else ClipTrigger.PRESS
         clip = Clip(
             0,

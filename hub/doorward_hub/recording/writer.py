@@ -16,7 +16,7 @@ import av
 import av.logging
 from av.video.reformatter import ColorRange
 
-from doorward_hub.core.files import PARTIAL_SUFFIX, write_atomically
+from doorward_hub.core.files import PARTIAL_SUFFIX, create_private_file, write_atomically
 from doorward_hub.models import Clip, ClipTrigger
 
 # PyAV's bridge from FFmpeg's log callback into Python logging has deadlocked threads: keep it off.
@@ -90,6 +90,7 @@ class ClipWriter:
         self.target = target
         self.partial = target.with_name(target.name + PARTIAL_SUFFIX)
         self._transcode = transcode
+        create_private_file(self.partial)  # PyAV truncates it and keeps the mode
         self._container = av.open(
             str(self.partial), "w", format="mp4", container_options={"movflags": "+faststart"}
         )
