@@ -476,8 +476,8 @@ class _Encoder:
             if muxer is None:
                 # A viewer's stream starts at a video keyframe (replayed packets have no stream:
                 # they are all video).
-                audio = packet.stream is not None and packet.stream.type == "audio"
-                if audio or not packet.is_keyframe:
+                is_audio = packet.stream is not None and packet.stream.type == "audio"
+                if is_audio or not packet.is_keyframe:
                     continue
                 sink = _Sink()
                 container = av.open(
