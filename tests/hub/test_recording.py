@@ -581,8 +581,8 @@ async def add_clip(
     """A clip of `size` bytes that ended `age_days` ago, its files in place and indexed."""
     start = time.time() - age_days * 86400
     name = library.new_file_name(doorbell_id, start)
-    library.path(name).write_bytes(b"\0" * size)
-    library.path(name.removesuffix(".mp4") + ".jpg").write_bytes(b"\xff\xd8")
+    write_atomically(library.path(name), b"\0" * size)
+    write_atomically(library.path(name.removesuffix(".mp4") + ".jpg"), b"\xff\xd8")
     clip = Clip(0, doorbell_id, ClipTrigger.PRESS, None, start, start, start + 5, size, "", name)
     added: Clip = await store.add_clip(clip)
     return added
@@ -639,7 +639,7 @@ async def test_retention_limits_are_exact(session: SessionFactory) -> None:
     for ended_ago, doomed in ((10 * 86400 + 5, True), (10 * 86400 - 5, False)):
         start = now - ended_ago - 5
         name = library.new_file_name("front", start)
-        library.path(name).write_bytes(b"\0")
+        write_atomically(library.path(name), b"\0")
         clip = await store.add_clip(
             Clip(0, "front", ClipTrigger.PRESS, None, start, start, start + 5, 1, "", name)
         )
