@@ -4,6 +4,7 @@ strangers cannot jam the owner, a bad body costs no code (issue 15, items 1, 2 a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -49,7 +50,7 @@ def console_code(hub: Hub) -> str:
 
 
 def stored_codes(hub: Hub) -> int:
-    with sqlite3.connect(hub.config.data_dir / "hub.db") as db:
+    with contextlib.closing(sqlite3.connect(hub.config.data_dir / "hub.db")) as db:
         return int(db.execute("SELECT COUNT(*) FROM pairing_codes").fetchone()[0])
 
 
