@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import signal
+import threading
 from contextlib import AsyncExitStack
 
 import aiohttp
@@ -20,6 +22,8 @@ from doorward_hub.audit.log import AuditLog
 from doorward_hub.auth.pairing import Pairing
 from doorward_hub.auth.tokens import TokenRegistry
 from doorward_hub.config import HubConfig
+from doorward_hub.core.files import make_private, private_folder
+from doorward_hub.core.logs import LoopErrorLog
 from doorward_hub.devices.discovery import Discovery, advertise_hub, advertised_addresses
 from doorward_hub.devices.doorbells import DoorbellManager
 from doorward_hub.devices.drivers import create_drivers
@@ -41,6 +45,11 @@ _LOGGER = logging.getLogger(__name__)
 
 HUB_ID_KEY = "hub_id"
 HOUSEKEEPING_INTERVAL = 60.0
+SHUTDOWN_DEADLINE = 10.0
+"""Seconds after SIGTERM by which the `serve` process has exited, whatever failed."""
+KEEPALIVE_TIMEOUT = 15.0
+"""Seconds a connection may sit idle — before its first request, between requests, or halfway
+through a request's headers — before the hub closes it (aiohttp's default is an hour)."""
 
 
 class Hub:
@@ -84,7 +93,13 @@ class Hub:
     async def _start(self, stack: AsyncExitStack) -> None:
         """Start each part and push its stop; `stack` unwinds them in reverse."""
         config = self.config
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(config.data_dir)
+        fixed = await asyncio.to_thread(make_private, config.data_dir)
+        if fixed:
+            _LOGGER.warning(
+                "Made the data folder private (folders 0700, files 0600)",
+                extra={"changed": fixed, "data_dir": str(config.data_dir)},
+            )
         self.repositories = repositories = await Repositories.open(config.data_dir / "hub.db")
         stack.push_async_callback(repositories.close)
         self.hub_id = await self._identity(repositories)
@@ -151,7 +166,12 @@ class Hub:
             session=self.session,
             neighborhood=self.neighborhood,
         )
-        runner = web.AppRunner(self.web_app, handle_signals=False, shutdown_timeout=5)
+        runner = web.AppRunner(
+            self.web_app,
+            handle_signals=False,
+            shutdown_timeout=5,
+            keepalive_timeout=KEEPALIVE_TIMEOUT,
+        )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         stack.callback(self.bus.close_all, WSCloseCode.GOING_AWAY, "hub shutting down")
@@ -230,17 +250,38 @@ class Hub:
             )
             self.bus.publish(messages.NeighborCommentMessage(comment).to_dict())
 
-    async def run_until_signalled(self) -> None:
-        """Start, run until SIGINT or SIGTERM, then stop."""
+    async def run_until_signalled(self, exit_deadline: float | None = None) -> None:
+        """Start, run until SIGINT or SIGTERM, then stop.
+
+        With `exit_deadline`, the process ends itself (exit status 70) that many seconds after
+        the signal if it is still alive then: a supervisor restarts a hub, it cannot restart one
+        stuck in a stop step or waiting for a worker thread at interpreter exit.
+        """
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(LoopErrorLog())
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stopping.set)
         await self.start()
         try:
             await stopping.wait()
+            if exit_deadline is not None:
+                _exit_after(exit_deadline)
         finally:
             await self.stop()
+
+
+def _exit_after(seconds: float) -> None:
+    """End the process in `seconds` unless it has ended by then (a daemon thread's timer)."""
+
+    def expire() -> None:
+        _LOGGER.error("Hub did not stop in time; exiting", extra={"seconds": seconds})
+        logging.shutdown()
+        os._exit(70)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
 
 
 async def _cancel(future: asyncio.Future[None]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -37,10 +38,11 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     configure_logging(config.log_format, config.log_level)
-    from doorward_hub.app import Hub  # noqa: PLC0415 - keeps `--help` and the other commands light
+    os.umask(0o077)  # whatever the hub writes (secrets, footage) is its user's alone
+    from doorward_hub.app import SHUTDOWN_DEADLINE, Hub  # noqa: PLC0415 - keeps `--help` and the other commands light
 
     try:
-        asyncio.run(Hub(config).run_until_signalled())
+        asyncio.run(Hub(config).run_until_signalled(SHUTDOWN_DEADLINE))
     except OSError as err:
         print(f"doorward-hub: cannot start: {err}", file=sys.stderr)
         return 1

@@ -70,7 +70,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     simulate.add_argument("--fps", type=float, default=10.0, help="frames per second (default 10)")
     simulate.add_argument(
+        "--audio", action="store_true", help="add a microphone: a 440 Hz tone as an AAC track"
+    )
+    simulate.add_argument(
         "--size", type=_size, default=(320, 240), metavar="WxH", help="picture size (320x240)"
+    )
+    simulate.add_argument(
+        "--footage",
+        type=_size,
+        metavar="WxH",
+        help="replay pre-encoded H.264 of this size at --bitrate and 15 fps instead of encoding "
+        "the clock picture (encoded once into the cache; overrides --size and --fps)",
+    )
+    simulate.add_argument(
+        "--bitrate",
+        type=_positive_int,
+        default=3_000_000,
+        metavar="BPS",
+        help="bits per second of --footage (default 3000000)",
     )
     simulate.set_defaults(func=_simulate)
 
@@ -115,7 +132,13 @@ def _simulate(args: argparse.Namespace) -> int:
 
 async def _run_simulator(args: argparse.Namespace) -> None:
     from .device import Simulator  # noqa: PLC0415 - PyAV and zeroconf only when simulating
+    from .footage import Footage, FootageSpec  # noqa: PLC0415 - numpy only when simulating
 
+    footage = None
+    if args.footage is not None:
+        width, height = args.footage
+        spec = FootageSpec(width, height, bitrate=args.bitrate)
+        footage = await asyncio.to_thread(Footage.load, spec)
     simulator = Simulator(
         args.doorbells,
         args.host,
@@ -125,6 +148,8 @@ async def _run_simulator(args: argparse.Namespace) -> None:
         width=args.size[0],
         height=args.size[1],
         fps=args.fps,
+        audio=args.audio,
+        footage=footage,
     )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

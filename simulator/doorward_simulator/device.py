@@ -26,6 +26,7 @@ from zeroconf import InterfaceChoice
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from . import __version__
+from .footage import Footage
 from .video import LiveVideo, Picture, Viewer
 
 _LOGGER = logging.getLogger(__name__)
@@ -166,12 +167,18 @@ class SimulatedDoorbell:
         width: int = 320,
         height: int = 240,
         fps: float = 10.0,
+        audio: bool = False,
         heartbeat: float = HEARTBEAT,
+        footage: Footage | None = None,
     ) -> None:
         """Describe the doorbell; nothing runs until `start`.
 
+        `audio` adds a microphone to the live video: a 440 Hz tone as an AAC track.
+
         `zeroconf` is shared if given; otherwise the doorbell makes its own on `interfaces`
         (default: the `host` address, or every interface when `host` is 0.0.0.0 or ::).
+        With `footage`, the live video replays it (its size and rate) instead of encoding the
+        picture with its clock.
         """
         device_id = device_id or f"sim-{secrets.token_hex(3)}"
         if not _DEVICE_ID.fullmatch(device_id):
@@ -183,8 +190,10 @@ class SimulatedDoorbell:
         self.port = port
         self.boot = ""
         """Random id of the current run, set by `start`."""
+        if footage is not None:
+            width, height = footage.spec.width, footage.spec.height
         self.picture = Picture(name, width, height)
-        self.video = LiveVideo(self.picture, fps)
+        self.video = LiveVideo(self.picture, fps, footage, audio=audio)
         self._zeroconf = zeroconf
         self._own_zeroconf = zeroconf is None
         self._interfaces = list(interfaces) if interfaces else None
@@ -354,6 +363,14 @@ class SimulatedDoorbell:
         """Let another hub pair during the next `PAIRING_WINDOW` seconds; returns the state."""
         self._window_closes = time.monotonic() + PAIRING_WINDOW
         return self._pairing_state()
+
+    def drop_video(self) -> int:
+        """Cut every live video stream, as a Wi-Fi hiccup would; the doorbell stays online and
+        takes new viewers at once. Returns how many streams were cut."""
+        viewers = list(self._viewers)
+        for viewer in viewers:
+            viewer.close()
+        return len(viewers)
 
     def misbehave(self, mode: Misbehaviour) -> dict[str, Any]:
         """``"garbage"``: send malformed messages instead of events; ``"none"``: behave."""
@@ -550,6 +567,8 @@ class Simulator:
         width: int = 320,
         height: int = 240,
         fps: float = 10.0,
+        audio: bool = False,
+        footage: Footage | None = None,
     ) -> None:
         """Describe `count` doorbells named ``"<name_prefix> 1"``...; `start` runs them.
 
@@ -570,6 +589,8 @@ class Simulator:
         self._interfaces = list(interfaces) if interfaces else None
         self._size = (width, height)
         self._fps = fps
+        self._audio = audio
+        self._footage = footage
         self._zeroconf: AsyncZeroconf | None = None
         self.doorbells: list[SimulatedDoorbell] = []
         """The doorbells, in order, once `start` has run."""
@@ -592,6 +613,8 @@ class Simulator:
                     width=self._size[0],
                     height=self._size[1],
                     fps=self._fps,
+                    audio=self._audio,
+                    footage=self._footage,
                 )
                 for device_id, name, port in zip(self._ids, self._names, self._ports, strict=True)
             ]

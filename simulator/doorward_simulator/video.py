@@ -1,4 +1,5 @@
-"""The simulated doorbell's camera: a synthetic live picture, H.264 in MPEG-TS, JPEG snapshots.
+"""The simulated doorbell's camera: a synthetic live picture, H.264 in MPEG-TS, JPEG snapshots,
+and optionally a microphone: a 440 Hz tone as AAC in the same stream.
 
 The picture is a background made once (colour bars with the doorbell's label) plus, per frame, the
 device wall clock in big 7-segment digits and a bar that moves across the picture. Frames are
@@ -9,6 +10,7 @@ starting at the next keyframe. PyAV calls block, so they run in that thread or i
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import logging
@@ -25,6 +27,8 @@ import av.logging
 from av.video.frame import PictureType
 from av.video.reformatter import ColorRange
 
+from .footage import Footage
+
 # PyAV's bridge from FFmpeg's log callback into Python logging has deadlocked encoder threads:
 # keep FFmpeg's own logging off (this is also PyAV's default).
 av.logging.set_level(None)
@@ -37,6 +41,10 @@ KEYFRAME_INTERVAL = 1.0
 """Seconds of device time between keyframes."""
 MAX_BACKLOG = 5.0
 """Seconds of stream a slow viewer may fall behind before it is dropped."""
+AUDIO_RATE = 48_000
+"""Samples per second of the microphone's tone."""
+TONE = 440.0
+"""The microphone hears a tone of this frequency (Hz)."""
 
 Box = tuple[int, int, int, int]
 """A rectangle in the picture: x, y, width, height (pixels)."""
@@ -322,7 +330,9 @@ class Viewer:
 class _Encoder:
     """One encoder thread: renders and encodes frames in real time, muxes them per viewer."""
 
-    def __init__(self, picture: Picture, fps: float, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, picture: Picture, fps: float, audio: bool, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.epoch = round(time.time(), 3)
         self._started = time.monotonic()  # frames are paced on the monotonic clock
         self._picture = picture
@@ -336,9 +346,13 @@ class _Encoder:
         self._thread = threading.Thread(target=self._run, name="doorward-sim-video", daemon=True)
         self._host: av.container.OutputContainer | None = None
         self._stream: av.VideoStream | None = None
+        self._audio: av.AudioStream | None = None
+        self._with_audio = audio
+        self._samples = 0  # audio samples encoded so far
 
     def open(self) -> None:
-        """Open the H.264 encoder (blocking); it lives in a container that only lends it out."""
+        """Open the H.264 (and AAC) encoders (blocking); they live in a container that only
+        lends them out."""
         host = av.open(_Sink(), "w", format="mpegts")
         try:
             stream = host.add_stream(
@@ -360,6 +374,11 @@ class _Encoder:
             stream.time_base = _TIME_BASE
             stream.codec_context.time_base = _TIME_BASE
             stream.codec_context.open()
+            if self._with_audio:
+                audio = host.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+                audio.time_base = Fraction(1, AUDIO_RATE)
+                audio.codec_context.open()
+                self._audio = audio
         except BaseException:
             host.close()
             raise
@@ -426,9 +445,26 @@ class _Encoder:
                 next_keyframe = pts + round(KEYFRAME_INTERVAL * PTS_CLOCK)
             for packet in self._stream.encode(frame):
                 self._mux(packet)
+            if self._audio is not None:
+                self._encode_audio(self._audio, until=pts / PTS_CLOCK)
             index += 1
 
-    def _mux(self, packet: av.Packet[av.VideoStream]) -> None:
+    def _encode_audio(self, stream: av.AudioStream, until: float) -> None:
+        """Encode the tone up to `until` seconds of stream time, one AAC frame at a time."""
+        size = stream.codec_context.frame_size
+        step = 2 * math.pi * TONE / AUDIO_RATE
+        while (self._samples + size) / AUDIO_RATE <= until:
+            first = self._samples
+            tone = array.array("f", (0.2 * math.sin(step * (first + n)) for n in range(size)))
+            frame = av.AudioFrame(format="fltp", layout="mono", samples=size)
+            frame.planes[0].update(tone.tobytes())
+            frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, first, stream.time_base
+            self._samples += size
+            for packet in stream.encode(frame):
+                if packet.pts is not None and packet.pts >= 0:  # not the encoder's priming
+                    self._mux(packet)
+
+    def _mux(self, packet: av.Packet[av.VideoStream] | av.Packet[av.AudioStream]) -> None:
         assert self._stream is not None
         with self._lock:
             viewers, departed = list(self._viewers), self._departed
@@ -438,7 +474,10 @@ class _Encoder:
         for viewer in viewers:
             muxer = self._muxers.get(viewer)
             if muxer is None:
-                if not packet.is_keyframe:
+                # A viewer's stream starts at a video keyframe (replayed packets have no stream:
+                # they are all video).
+                is_audio = packet.stream is not None and packet.stream.type == "audio"
+                if is_audio or not packet.is_keyframe:
                     continue
                 sink = _Sink()
                 container = av.open(
@@ -448,6 +487,12 @@ class _Encoder:
                     options={"mpegts_copyts": "1", "flush_packets": "1"},
                 )
                 container.add_stream_from_template(self._stream)
+                if self._audio is not None:
+                    # The template predates the opened encoder: MPEG-TS needs its AAC config
+                    # (extradata) to write ADTS headers.
+                    audio = container.add_stream_from_template(self._audio)
+                    audio.codec_context.extradata = self._audio.codec_context.extradata
+                    audio.codec_context.layout = self._audio.codec_context.layout
                 muxer = self._muxers[viewer] = (container, sink)
             container, sink = muxer
             container.mux(packet)
@@ -475,14 +520,64 @@ class _Encoder:
                 self._loop.call_soon_threadsafe(viewer.close)
 
 
-class LiveVideo:
-    """The live H.264 stream and snapshots of one picture; encodes only while watched."""
+class _Replayer(_Encoder):
+    """A thread that replays pre-encoded footage in real time instead of encoding frames."""
 
-    def __init__(self, picture: Picture, fps: float) -> None:
+    def __init__(self, footage: Footage, picture: Picture, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(picture, footage.spec.fps, False, loop)  # footage has no sound
+        self._footage = footage
+
+    def open(self) -> None:
+        """Make the muxing template from the footage's own stream (blocking, no encoder)."""
+        with self._footage.open_template() as source:
+            host = av.open(_Sink(), "w", format="mpegts")
+            try:
+                stream = host.add_stream_from_template(source.streams.video[0])
+                stream.time_base = _TIME_BASE
+            except BaseException:
+                host.close()
+                raise
+        self._host, self._stream = host, stream
+
+    def _encode_until_stopped(self) -> None:
+        frames = self._footage.frames
+        index = 0
+        while True:
+            wait = self._started + index / self._fps - time.monotonic()
+            if self._stop.wait(max(0.0, wait)):
+                return
+            # When late, jump to the last keyframe due (never inside a GOP: the frames after a gap
+            # would reference missing ones), else send the next frame and catch up.
+            target = int((time.monotonic() - self._started) * self._fps)
+            while target > index and not frames[target % len(frames)].keyframe:
+                target -= 1
+            index = max(index, target)
+            frame = frames[index % len(frames)]
+            packet: av.Packet[av.VideoStream] = av.Packet(frame.data)  # type: ignore[assignment]
+            packet.pts = packet.dts = round(index * PTS_CLOCK / self._fps)
+            packet.time_base = _TIME_BASE
+            packet.is_keyframe = frame.keyframe
+            self._mux(packet)
+            index += 1
+
+
+class LiveVideo:
+    """The live H.264 stream (with an AAC tone if `audio`) and snapshots of one picture;
+    encodes only while watched.
+
+    With `footage`, the stream replays that pre-encoded loop (at its own frame rate) instead of
+    encoding the picture: no burned-in clock, but real sizes and bitrates at little CPU.
+    """
+
+    def __init__(
+        self, picture: Picture, fps: float, footage: Footage | None = None, *, audio: bool = False
+    ) -> None:
         if not 0 < fps <= 60:
             raise ValueError(f"fps must be in (0, 60], got {fps}")
         self.picture = picture
-        self.fps = fps
+        self.fps = footage.spec.fps if footage else fps
+        self.footage = footage
+        self.audio = audio and footage is None  # replayed footage has no sound
         self._lock = asyncio.Lock()
         self._encoder: _Encoder | None = None
         self._encoders: set[_Encoder] = set()
@@ -497,7 +592,12 @@ class LiveVideo:
             for _ in range(2):
                 encoder = self._encoder
                 if encoder is None:
-                    encoder = _Encoder(self.picture, self.fps, asyncio.get_running_loop())
+                    loop = asyncio.get_running_loop()
+                    encoder = (
+                        _Replayer(self.footage, self.picture, loop)
+                        if self.footage
+                        else _Encoder(self.picture, self.fps, self.audio, loop)
+                    )
                     await asyncio.to_thread(encoder.open)
                     encoder.start()
                     self._encoder = encoder

@@ -8,8 +8,11 @@ one entry, `action=remove`) and `monitor.cgi` (`check=doorbell`, and the `ring=`
 with `has_schedule=False` it answers 404 on `schedule.cgi` like a D301. It advertises
 `_axis-video._tcp.local.` with TXT `macaddress` on 127.0.0.1. `press` and `motion` do what the
 device does: call every enabled HTTP favorite that the schedule entries of the doorbell input (or
-the motion sensor) name, `repeats` times (DoorBirds send repeats), and write the event to open
-`monitor.cgi` streams.
+the motion sensor) name and whose output `schedule` covers the moment, `repeats` times (DoorBirds
+send repeats), and write the event to open `monitor.cgi` streams. An output's schedule is a list
+of `weekdays` windows in seconds of the week (`from` > `to` wraps around the end of the week); an
+output without one never fires. `week_seconds` says where in the week the device is (now, by
+default; tests set it).
 
 What owners run into can be set up: a user without the API-Operator permission (`api_operator`:
 info.cgi 200, favorites/schedule 401), without "watch always" (`watch_always`: 204 from
@@ -29,7 +32,7 @@ import copy
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -37,6 +40,9 @@ from aiohttp import web
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from doorward_simulator.video import Picture
+
+WEEK = 7 * 86400
+MONDAY = 4 * 86400  # 1970-01-05 00:00 UTC, a Monday: the weeks count from here
 
 LOOPBACK = "127.0.0.1"
 SERVICE_TYPE = "_axis-video._tcp.local."
@@ -46,6 +52,18 @@ ALWAYS = {"weekdays": [{"from": "0", "to": "604799"}]}
 WATCH_AFTER_RING = 300.0
 """A user without "watch always" may watch for this long after a ring."""
 FOREIGN_FAVORITE = {"title": "Other system", "value": "http://127.0.0.1:9/elsewhere"}
+
+
+def covers(schedule: dict[str, Any] | None, week_second: int) -> bool:
+    """Whether an output's schedule is on at `week_second` (0 = Monday 00:00)."""
+    for window in (schedule or {}).get("weekdays", []):
+        start, end = int(window["from"]), int(window["to"])
+        if start <= end:
+            if start <= week_second <= end:
+                return True
+        elif week_second >= start or week_second <= end:  # wraps around the end of the week
+            return True
+    return False
 
 
 class DoorBirdEmulator:
@@ -71,6 +89,7 @@ class DoorBirdEmulator:
         info_mac: str | None = None,
     ) -> None:
         self.mac, self.username, self.password = mac, username, password
+        self.week_seconds: Callable[[], int] = lambda: int(time.time() - MONDAY) % WEEK
         self.name = f"{name} - {mac}"
         self.has_schedule = has_schedule
         self.device_type = device_type
@@ -180,6 +199,7 @@ class DoorBirdEmulator:
             if output.get("event") == "http"
             and output.get("enabled", "1") != "0"
             and str(output["param"]) in self.favorites["http"]
+            and covers(output.get("schedule"), self.week_seconds())
         ]
         statuses = []
         for _ in range(repeats):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
 from doorward_hub.app import Hub
-from doorward_hub.auth.pairing import MAX_FAILED_ATTEMPTS
+from doorward_hub.events import bus as bus_module
 
 from .conftest import LOOPBACK, pair_client
 
@@ -86,19 +88,6 @@ async def test_console_code_is_written_for_the_owner(hub: Hub, http: aiohttp.Cli
     assert await pair_client(http, f"http://{LOOPBACK}:{hub.port}", code)
     # Using it makes a new one.
     assert code_file.read_text().strip() != code
-
-
-async def test_too_many_wrong_codes_rotate_every_code(
-    hub: Hub, http: aiohttp.ClientSession
-) -> None:
-    code = await hub.pairing.new_code()
-    for _ in range(MAX_FAILED_ATTEMPTS):
-        async with http.post(f"{base(hub)}/pair", json={"code": "AAAA-AAAA"}) as response:
-            assert response.status == 401
-    async with http.post(f"{base(hub)}/pair", json={"code": code}) as response:
-        assert response.status == 401, "an outstanding code must die with the rotation"
-    fresh = (hub.config.data_dir / "pairing-code").read_text().strip()
-    assert await pair_client(http, f"http://{LOOPBACK}:{hub.port}", fresh)
 
 
 async def test_tokens_are_listed_without_secrets_and_can_be_revoked(
@@ -229,3 +218,37 @@ async def test_openapi_describes_every_route(hub: Hub, http: aiohttp.ClientSessi
         if route.method != "HEAD" and route.resource is not None
     }
     assert served == documented
+
+
+async def next_probe(ws: aiohttp.ClientWebSocketResponse) -> int:
+    """The number of the next test message, past what the hub sends on connecting."""
+    async with asyncio.timeout(10):
+        while (message := await ws.receive_json())["type"] != "probe":
+            pass
+    return int(message["n"])
+
+
+async def test_a_client_that_falls_behind_is_closed_with_1013(
+    hub: Hub, http: aiohttp.ClientSession, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subscriber whose queue is full is cut off (1013, "try again later") instead of
+    holding messages for ever; it resumes from its last seq on the next connection."""
+    monkeypatch.setattr(bus_module, "SUBSCRIBER_QUEUE_SIZE", 3)
+    async with http.ws_connect(f"{base(hub)}/ws", headers=auth(token)) as ws:
+        hub.bus.publish({"type": "probe", "n": 0})
+        assert await next_probe(ws) == 0  # live, and keeping up
+        for n in range(1, 10):  # no await in between: the hub cannot send any of them yet
+            hub.bus.publish({"type": "probe", "n": n})
+        received = []
+        async with asyncio.timeout(10):
+            while (message := await ws.receive()).type is aiohttp.WSMsgType.TEXT:
+                received.append(message.json()["n"])  # only probes are published now
+        assert message.type is aiohttp.WSMsgType.CLOSE
+        assert ws.close_code == 1013
+        assert "resume from your last seq" in message.extra
+        # At most the three queued before the cut; nothing published after it.
+        assert set(received) <= {1, 2, 3}, received
+    # A client that keeps up is not affected.
+    async with http.ws_connect(f"{base(hub)}/ws", headers=auth(token)) as ws:
+        hub.bus.publish({"type": "probe", "n": 10})
+        assert await next_probe(ws) == 10

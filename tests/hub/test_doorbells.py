@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -48,6 +49,11 @@ class Client:
         async with self.http.get(f"{self.base}/{path}", headers=self.headers) as response:
             assert response.status == 200, await response.text()
             return await response.json()
+
+    async def events(self, doorbell_id: str) -> list[dict[str, Any]]:
+        """The stored events of one doorbell (an empty list is falsy: `wait_for` waits on it)."""
+        events: list[dict[str, Any]] = (await self.get(f"events?doorbell={doorbell_id}"))["events"]
+        return events
 
     async def request(self, method: str, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
         async with self.http.request(
@@ -211,6 +217,38 @@ async def test_live_snapshot_and_video_are_relayed(
     assert chunk[0] == 0x47, "MPEG-TS packets start with the sync byte"
 
 
+async def test_privacy_mode_refuses_the_live_picture_and_cuts_the_live_video(
+    client: Client, doorbell_factory: DoorbellFactory
+) -> None:
+    """Privacy mode means no snapshots and no video for any API client, not only in Home
+    Assistant's UI: 409 with the reason, and a relay already open stops."""
+    await doorbell_factory("sim-veil")
+    await client.wait_status("sim-veil", "online")
+    async with client.http.get(
+        f"{client.base}/doorbells/sim-veil/video", headers=client.headers
+    ) as relay:
+        assert relay.status == 200
+        await relay.content.readexactly(188 * 4)
+        response = await client.request("PATCH", "doorbells/sim-veil", json={"privacy_mode": True})
+        assert response.status == 200
+        async with asyncio.timeout(10):
+            while await relay.content.read(65536):
+                pass  # the relay ends: what the device sent before the switch drains, no more
+    for path in ("snapshot", "video"):
+        response = await client.request("GET", f"doorbells/sim-veil/{path}")
+        assert response.status == 409, path
+        body = await response.json()
+        assert body["error"] == "doorbell_unavailable"
+        assert "privacy mode" in body["message"]
+    # Switched off again, the live picture is back.
+    await client.request("PATCH", "doorbells/sim-veil", json={"privacy_mode": False})
+    async with client.http.get(
+        f"{client.base}/doorbells/sim-veil/snapshot", headers=client.headers
+    ) as response:
+        assert response.status == 200
+        assert (await response.read())[:2] == b"\xff\xd8"
+
+
 async def test_garbage_from_a_doorbell_marks_it_and_the_hub_stays_up(
     client: Client, doorbell_factory: DoorbellFactory
 ) -> None:
@@ -319,7 +357,7 @@ async def test_hub_restart_keeps_doorbells_and_events(
     client = Client(http, hub, token)
     await client.wait_status("sim-restart", "online")
     await door.press()
-    await wait_for(lambda: client.get("events"))
+    await wait_for(lambda: client.events("sim-restart"))  # stored before the hub stops
     await hub.stop()
 
     hub = Hub(config)
@@ -333,38 +371,86 @@ async def test_hub_restart_keeps_doorbells_and_events(
         await hub.stop()
 
 
-_CONNECTS: list[tuple[Any, ...]] | None = None
+_NETWORK: list[tuple[str, tuple[Any, ...]]] | None = None
+# What the hub may do on the network: connect to and send to addresses, resolve names.
+_WATCHED = {
+    "socket.connect",
+    "socket.sendto",
+    "socket.sendmsg",
+    "socket.getaddrinfo",
+    "socket.gethostbyname",
+    "socket.gethostbyname_ex",
+    "socket.gethostbyaddr",
+    "socket.getnameinfo",
+}
+MDNS_GROUPS = {"224.0.0.251", "ff02::fb"}
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _CONNECTS is not None and event == "socket.connect":
-        _CONNECTS.append(args[1])
+    if _NETWORK is not None and event in _WATCHED:
+        _NETWORK.append((event, args))
 
 
-async def test_the_hub_connects_only_to_what_it_found(
-    client: Client, doorbell_factory: DoorbellFactory
-) -> None:
-    """Privacy invariant 1: no connection leaves the LAN. Every outgoing connection the hub
-    makes during discovery, pairing, events and snapshots goes to the doorbell it found."""
-    global _CONNECTS  # noqa: PLW0603 - audit hooks cannot be removed; this switches ours on
-    sys.addaudithook(_audit)
-    _CONNECTS = []
+def _is_ip_literal(host: object) -> bool:
     try:
-        door = await doorbell_factory("sim-audit")
-        await client.wait_status("sim-audit", "online")
-        await client.connect()
-        await door.press()
-        await client.next_message("snapshot")
-        connects, _CONNECTS = _CONNECTS, None
+        ipaddress.ip_address(str(host).split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+async def test_the_hub_talks_only_to_what_it_found(
+    tmp_path: Path, http: aiohttp.ClientSession, doorbell_factory: DoorbellFactory
+) -> None:
+    """Privacy invariant 1: nothing leaves the LAN. From before the hub starts until it has
+    stopped, every TCP connection goes to the doorbell it found (or is this test's own call to
+    the hub), every datagram to the doorbell or the mDNS group, and no name is looked up in DNS."""
+    global _NETWORK  # noqa: PLW0603 - audit hooks cannot be removed; this switches ours on
+    sys.addaudithook(_audit)
+    _NETWORK = []
+    try:
+        hub = Hub(hub_config(tmp_path / "hub"))
+        await hub.start()
+        try:
+            token = await pair_client(
+                http, f"http://{LOOPBACK}:{hub.port}", await hub.pairing.new_code()
+            )
+            client = Client(http, hub, token)
+            door = await doorbell_factory("sim-audit")
+            await client.wait_status("sim-audit", "online")
+            await client.connect()
+            await door.press()
+            await client.next_message("snapshot")
+            response = await client.request("GET", "doorbells/sim-audit/snapshot")
+            assert response.status == 200
+        finally:
+            await hub.stop()
+        seen, _NETWORK = _NETWORK, None
     finally:
-        _CONNECTS = None
-    destinations = {address for address in connects if isinstance(address, tuple)}
-    assert destinations, "the hub must have connected to the doorbell"
-    # Only the doorbell's address, and the hub itself (this test's own client).
-    assert {(host, port) for host, port, *_ in destinations} <= {
-        (LOOPBACK, door.port),
-        (LOOPBACK, client.hub.port),
+        _NETWORK = None
+    connects = {args[1] for event, args in seen if event == "socket.connect"}
+    connects = {(host, port) for host, port, *_ in connects if isinstance(host, str)}
+    assert (LOOPBACK, door.port) in connects, "the hub must have connected to the doorbell"
+    assert connects <= {(LOOPBACK, door.port), (LOOPBACK, hub.port)}, connects
+    datagrams = {
+        (args[1][0], args[1][1])
+        for event, args in seen
+        if event in {"socket.sendto", "socket.sendmsg"} and isinstance(args[1], tuple)
     }
+    assert datagrams, "mDNS datagrams are seen: the hook covers sendto"
+    assert {host for host, _ in datagrams} <= {LOOPBACK, *MDNS_GROUPS}, datagrams
+    assert all(port == 5353 for host, port in datagrams if host in MDNS_GROUPS), datagrams
+    lookups = [
+        args[0]
+        for event, args in seen
+        if event not in {"socket.connect", "socket.sendto", "socket.sendmsg"}
+    ]
+    names = {
+        host
+        for host in lookups
+        if not (host is None or isinstance(host, tuple) or _is_ip_literal(host))
+    }
+    assert not names, f"names were resolved: {names}"
 
 
 async def test_press_during_a_device_reboot_is_not_lost(
@@ -373,7 +459,7 @@ async def test_press_during_a_device_reboot_is_not_lost(
     door = await doorbell_factory("sim-reboot")
     await client.wait_status("sim-reboot", "online")
     await door.press()
-    await wait_for(lambda: client.get("events?doorbell=sim-reboot"))
+    await wait_for(lambda: client.events("sim-reboot"))  # stored before the reboot
     old_boot = door.boot
     await door.stop()
     await client.wait_status("sim-reboot", "offline")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from doorward_hub.devices.drivers.doorbird import driver as doorbird
 from doorward_hub.devices.drivers.doorbird import notifications, registration
 
 from .conftest import LOOPBACK, free_port, hub_config, pair_client, wait_for
-from .doorbird_emulator import SERVICE_TYPE, DoorBirdEmulator
+from .doorbird_emulator import SERVICE_TYPE, WEEK, DoorBirdEmulator
 from .openapi_contract import DocumentCheck
 
 DOORBELL_ID = "doorbird-1ccae3aabbcc"
@@ -733,3 +734,48 @@ async def test_live_viewers_share_the_recorders_stream(
         return bool(listed["clips"])
 
     await wait_for(press_clip, timeout=30)
+
+
+async def test_the_hub_registers_outputs_that_fire_all_week(
+    hub: Hub, http: aiohttp.ClientSession, emulators: EmulatorFactory
+) -> None:
+    """The emulator honours each output's schedule, so the hub's "always" window is checked
+    at the edges of the week, where a window that wraps around could miss."""
+    api = await _api(hub, http)
+    device = await emulators()
+    await _online(api, device)
+    start_of_window = 104400  # the hub's window starts here and wraps round to one second before
+    for second in (0, 1, start_of_window - 1, start_of_window, 300_000, WEEK - 1):
+        device.week_seconds = lambda second=second: second
+        assert await device.press() == [204], second
+        assert await device.motion() == [204], second
+    # A window that is not on now does not fire: the emulator does evaluate schedules.
+    [entry] = [e for e in device.schedule if e["input"] == "motion"]
+    for output in entry["output"]:
+        output["schedule"] = {"weekdays": [{"from": "3600", "to": "7200"}]}
+    device.week_seconds = lambda: 7201
+    assert await device.motion() == []
+    device.week_seconds = lambda: 3600
+    assert await device.motion() == [204]
+
+
+async def test_doorbird_motion_stops_after_the_hold_time(
+    hub: Hub,
+    http: aiohttp.ClientSession,
+    emulators: EmulatorFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(notifications, "MOTION_HOLD_SECONDS", 1.0)
+    api = await _api(hub, http)
+    device = await emulators()
+    await _online(api, device)
+    assert await device.motion() == [204]
+    started = (await api.next_message("event"))["event"]
+    assert started["type"] == "motion_start"
+    await asyncio.sleep(0.6)
+    last_motion = time.monotonic()
+    assert await device.motion() == [204]  # motion goes on: the hold starts again
+    stopped = (await api.next_message("event"))["event"]
+    assert stopped["type"] == "motion_stop"
+    assert time.monotonic() - last_motion >= 0.9
+    assert stopped["seq"] == started["seq"] + 1

@@ -21,10 +21,12 @@ from aiohttp import web
 
 from doorward_hub.app import Hub
 from doorward_hub.config import ConfigError, RecordingConfig, validate
+from doorward_hub.core.files import write_atomically
 from doorward_hub.devices.drivers.base import VideoSource
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip, ClipTrigger
-from doorward_hub.recording.library import ClipLibrary
+from doorward_hub.recording import library as library_module
+from doorward_hub.recording.library import MIB, ClipLibrary
 from doorward_hub.recording.stream import DoorbellStream
 from doorward_hub.storage.repositories import Repositories
 from doorward_simulator.device import SimulatedDoorbell
@@ -36,7 +38,7 @@ from .test_processes import serve_args, start_simulator, wait_until_serving
 PRE, POST = 2.0, 2.0
 GOP = 1.0  # the simulator's keyframe interval
 
-type DoorbellFactory = Callable[[str], Awaitable[SimulatedDoorbell]]
+type DoorbellFactory = Callable[..., Awaitable[SimulatedDoorbell]]
 
 
 @pytest.fixture
@@ -44,8 +46,10 @@ async def doorbells() -> AsyncIterator[DoorbellFactory]:
     """Simulated doorbells on 127.0.0.1; all stop at the end."""
     started: list[SimulatedDoorbell] = []
 
-    async def start(device_id: str) -> SimulatedDoorbell:
-        doorbell = SimulatedDoorbell(device_id, "Front door", LOOPBACK, 0, interfaces=[LOOPBACK])
+    async def start(device_id: str, *, audio: bool = False) -> SimulatedDoorbell:
+        doorbell = SimulatedDoorbell(
+            device_id, "Front door", LOOPBACK, 0, interfaces=[LOOPBACK], audio=audio
+        )
         await doorbell.start()
         started.append(doorbell)
         return doorbell
@@ -286,6 +290,64 @@ async def test_manual_recording_and_privacy_mode(
     assert "privacy" in body["message"]
 
 
+async def test_privacy_mode_discards_the_clip_being_written_and_records_no_press(
+    session: SessionFactory, doorbells: DoorbellFactory
+) -> None:
+    """Privacy mode means no recording: a clip in progress when it is switched on is thrown
+    away (no file, no index row, no announcement), and presses while it is on make no clip."""
+    client = await session(post_roll_seconds=6.0)
+    door = await doorbells("sim-hush")
+    await client.buffering("sim-hush", PRE)
+    await door.press()
+    await client.next_message("event")
+    # The clip is being written (6 s of post-roll to come); past the press merge window, so
+    # the next press is an event of its own.
+    await asyncio.sleep(2.5)
+    status, _ = await client.call("PATCH", "doorbells/sim-hush", json={"privacy_mode": True})
+    assert status == 200
+    await door.press()
+    await client.next_message("event")  # the press is still an event, only not recorded
+    with pytest.raises(TimeoutError):
+        await client.next_message("clip", timeout=POST + 6.0)
+    assert (await client.get("clips"))["clips"] == []
+    library = client.hub.recorder.library
+    assert sorted(p.name for p in library.folder.iterdir()) == []
+
+    # Switched off again, the next press records: the silence above was privacy mode.
+    status, _ = await client.call("PATCH", "doorbells/sim-hush", json={"privacy_mode": False})
+    assert status == 200
+    await client.buffering("sim-hush", PRE)
+    await door.press()
+    clip = (await client.next_message("clip"))["clip"]
+    assert [c["id"] for c in (await client.get("clips"))["clips"]] == [clip["id"]]
+
+
+async def test_a_clip_continues_across_a_dropped_stream(
+    session: SessionFactory, doorbells: DoorbellFactory
+) -> None:
+    """The video connection drops mid-clip while the doorbell stays online: what was recorded
+    is kept as a clip, and the rest of the requested time follows in a second clip of the same
+    press from the next connection."""
+    client = await session(post_roll_seconds=8.0)
+    door = await doorbells("sim-hiccup")
+    await client.buffering("sim-hiccup", PRE)
+    pressed_at = float((await door.press())["time"])
+    await asyncio.sleep(2.0)
+    assert door.drop_video() == 1
+    first = (await client.next_message("clip"))["clip"]
+    second = (await client.next_message("clip"))["clip"]
+    assert first["trigger_seq"] == second["trigger_seq"] is not None
+    assert first["start_device_time"] <= pressed_at - PRE
+    assert first["end_device_time"] < pressed_at + 8.0
+    assert second["start_device_time"] >= first["end_device_time"] - 0.2
+    assert second["end_device_time"] >= pressed_at + 8.0 - 0.2
+    library = client.hub.recorder.library
+    for clip in (first, second):
+        (stream,) = ffprobe(library.path(clip["file_name"]))["streams"]
+        assert stream["codec_name"] == "h264"
+    assert len((await client.get("clips"))["clips"]) == 2
+
+
 async def test_a_stream_that_is_not_video_never_takes_the_hub_down(tmp_path: Path) -> None:
     """A source that sends garbage is retried with back-off; the recorder keeps running."""
     app = web.Application()
@@ -410,6 +472,37 @@ async def test_audio_is_kept_only_when_enabled(tmp_path: Path, audio: bool) -> N
     assert clip.has_audio is audio
 
 
+async def test_a_new_doorbell_records_no_audio_until_the_owner_switches_it_on(
+    session: SessionFactory, doorbells: DoorbellFactory
+) -> None:
+    """Privacy invariant 7 through the whole hub: the doorbell's microphone is on the wire,
+    but its audio reaches a clip only after `record_audio` is switched on."""
+    client = await session()
+    door = await doorbells("sim-mic", audio=True)
+    await client.buffering("sim-mic", PRE)
+    assert (await client.get("doorbells/sim-mic"))["record_audio"] is False
+    await door.press()
+    clip = (await client.next_message("clip"))["clip"]
+    library = client.hub.recorder.library
+    kinds = [s["codec_type"] for s in ffprobe(library.path(clip["file_name"]))["streams"]]
+    assert kinds == ["video"]
+    assert clip["has_audio"] is False
+
+    status, body = await client.call("PATCH", "doorbells/sim-mic", json={"record_audio": True})
+    assert (status, body["record_audio"]) == (200, True)
+    await wait_for(lambda: client.hub.recorder.streams["sim-mic"].audio)
+    await client.buffering("sim-mic", PRE)
+    await asyncio.sleep(2.5)  # past the press merge window
+    await door.press()
+    clip = (await client.next_message("clip"))["clip"]
+    streams = ffprobe(library.path(clip["file_name"]))["streams"]
+    assert [(s["codec_type"], s["codec_name"]) for s in streams] == [
+        ("video", "h264"),
+        ("audio", "aac"),
+    ]
+    assert clip["has_audio"] is True
+
+
 async def test_mjpeg_sources_are_transcoded_to_h264(tmp_path: Path) -> None:
     picture = Picture("Side door", 160, 120)
     frames = [picture.jpeg(1_800_000_000 + n / 10) for n in range(60)]
@@ -439,8 +532,8 @@ async def test_retention_deletes_old_clips_and_honours_the_limits(
     async def add(doorbell_id: str, age_days: float, size: int) -> Clip:
         start = now - age_days * 86400
         name = library.new_file_name(doorbell_id, start)
-        library.path(name).write_bytes(b"\0" * size)
-        library.path(name.removesuffix(".mp4") + ".jpg").write_bytes(b"\xff\xd8")
+        write_atomically(library.path(name), b"\0" * size)
+        write_atomically(library.path(name.removesuffix(".mp4") + ".jpg"), b"\xff\xd8")
         clip = Clip(
             0, doorbell_id, ClipTrigger.PRESS, None, start, start, start + 5, size, "", name
         )
@@ -482,13 +575,148 @@ async def test_retention_deletes_old_clips_and_honours_the_limits(
     assert "since" in body["message"]
 
 
+async def add_clip(
+    library: ClipLibrary, store: Any, doorbell_id: str, age_days: float, size: int
+) -> Clip:
+    """A clip of `size` bytes that ended `age_days` ago, its files in place and indexed."""
+    start = time.time() - age_days * 86400
+    name = library.new_file_name(doorbell_id, start)
+    write_atomically(library.path(name), b"\0" * size)
+    write_atomically(library.path(name.removesuffix(".mp4") + ".jpg"), b"\xff\xd8")
+    clip = Clip(0, doorbell_id, ClipTrigger.PRESS, None, start, start, start + 5, size, "", name)
+    added: Clip = await store.add_clip(clip)
+    return added
+
+
+async def test_free_disk_retention_deletes_only_until_there_is_room(
+    session: SessionFactory,
+) -> None:
+    """The free-space source is a small disk holding just the clips folder: each deletion gives
+    room back, so only the oldest clips that must go, go."""
+    client = await session(min_free_mb=1, retention_days=30)
+    library = client.hub.recorder.library
+    disk = 2 * MIB
+
+    def free(folder: Path) -> int:
+        return disk - sum(p.stat().st_size for p in folder.iterdir())
+
+    clips = [
+        await add_clip(library, client.hub.repositories.clips, "front", age, 400 * 1024)
+        for age in (4, 3, 2, 1)
+    ]
+    library.free_bytes = free
+    deleted = await library.enforce_retention()
+    # 1.6 MiB used of 2 MiB: two clips must go for 1 MiB free, the oldest two.
+    assert [c.id for c in deleted] == [clips[0].id, clips[1].id]
+    assert free(library.folder) >= MIB
+    kept = (await client.get("clips"))["clips"]
+    assert sorted(c["id"] for c in kept) == [clips[2].id, clips[3].id]
+    assert await library.enforce_retention() == [], "enough room: nothing more goes"
+
+
+async def test_retention_limits_are_exact(session: SessionFactory) -> None:
+    """At a limit nothing goes; one step past it, the oldest clip goes: days of 86400 s,
+    megabytes of 1048576 bytes."""
+    client = await session(retention_days=10, max_total_mb=1, min_free_mb=1)
+    library, store = client.hub.recorder.library, client.hub.repositories.clips
+    disk = [0]  # the disk's size: free is what the clip videos leave of it
+
+    def free(folder: Path) -> int:
+        return disk[0] - sum(p.stat().st_size for p in folder.glob("*.mp4"))
+
+    library.free_bytes = free
+    half = MIB // 2
+    older = await add_clip(library, store, "front", 1, half)
+    newer = await add_clip(library, store, "front", 0, half)
+    disk[0] = 2 * MIB
+    assert await library.enforce_retention() == [], "exactly 1 MiB in clips, 1 MiB free"
+    disk[0] = 2 * MIB - 1  # one byte short of the floor: the oldest clip goes, no more
+    assert [c.id for c in await library.enforce_retention()] == [older.id]
+
+    # Age: a clip that ended ten days (of 86400 s) and 5 s ago goes; one that ended 5 s short
+    # of ten days ago stays (a day 1 s off would be 10 s off).
+    now = time.time()
+    for ended_ago, doomed in ((10 * 86400 + 5, True), (10 * 86400 - 5, False)):
+        start = now - ended_ago - 5
+        name = library.new_file_name("front", start)
+        write_atomically(library.path(name), b"\0")
+        clip = await store.add_clip(
+            Clip(0, "front", ClipTrigger.PRESS, None, start, start, start + 5, 1, "", name)
+        )
+        deleted = [c.id for c in await library.enforce_retention()]
+        assert deleted == ([clip.id] if doomed else []), ended_ago
+    assert newer.id in {c["id"] for c in (await client.get("clips"))["clips"]}
+
+
+async def test_each_doorbell_keeps_clips_for_its_own_retention_days(
+    session: SessionFactory, doorbells: DoorbellFactory
+) -> None:
+    client = await session(retention_days=7)
+    for device_id in ("sim-short", "sim-long"):
+        await doorbells(device_id)
+    await wait_for(lambda: {"sim-short", "sim-long"} <= set(client.hub.doorbells.doorbells))
+    status, body = await client.call("PATCH", "doorbells/sim-short", json={"retention_days": 1})
+    assert (status, body["retention_days"]) == (200, 1)
+    status, body = await client.call("PATCH", "doorbells/sim-long", json={"retention_days": 30})
+    assert (status, body["retention_days"]) == (200, 30)
+    library, store = client.hub.recorder.library, client.hub.repositories.clips
+    short_old = await add_clip(library, store, "sim-short", 2, 10)
+    short_new = await add_clip(library, store, "sim-short", 0.5, 10)
+    long_old = await add_clip(library, store, "sim-long", 10, 10)
+    other_old = await add_clip(library, store, "forgotten", 10, 10)  # the hub's 7 days
+    other_new = await add_clip(library, store, "forgotten", 2, 10)
+    deleted = await library.enforce_retention()
+    assert sorted(c.id for c in deleted) == sorted([short_old.id, other_old.id])
+    kept = {c["id"] for c in (await client.get("clips"))["clips"]}
+    assert kept == {short_new.id, long_old.id, other_new.id}
+
+    # null means the hub's default again.
+    status, body = await client.call("PATCH", "doorbells/sim-long", json={"retention_days": None})
+    assert (status, body["retention_days"]) == (200, None)
+    assert [c.id for c in await library.enforce_retention()] == [long_old.id]
+
+
+async def test_retention_runs_at_start_and_every_interval(
+    tmp_path: Path, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = hub_config(tmp_path / "hub", recording=RecordingConfig(retention_days=7))
+    hub = Hub(config)
+    await hub.start()
+    old = await add_clip(hub.recorder.library, hub.repositories.clips, "front", 8, 10)
+    await hub.stop()  # nothing ran retention since the clip was added
+
+    hub = Hub(config)
+    await hub.start()
+    try:
+        assert await hub.repositories.clips.all_clips() == [], "start-up retention ran"
+        assert not hub.recorder.library.path(old.file_name).exists()
+    finally:
+        await hub.stop()
+
+    monkeypatch.setattr(library_module, "RETENTION_INTERVAL", 0.2)
+    hub = Hub(config)
+    await hub.start()
+    try:
+        library = hub.recorder.library
+        late = await add_clip(library, hub.repositories.clips, "front", 8, 10)
+        fresh = await add_clip(library, hub.repositories.clips, "front", 1, 10)
+
+        async def only_fresh_left() -> bool:
+            return [c.id for c in await hub.repositories.clips.all_clips()] == [fresh.id]
+
+        await wait_for(only_fresh_left, timeout=5)
+        assert not library.path(late.file_name).exists()
+    finally:
+        await hub.stop()
+
+
 async def test_clip_listing_pages_and_filters(session: SessionFactory) -> None:
     client = await session()
     store, library = client.hub.repositories.clips, client.hub.recorder.library
     ids = []
     for index in range(5):
         name = library.new_file_name("front" if index % 2 else "back", 1000.0 + index)
-        library.path(name).write_bytes(b"x")
+        write_atomically(library.path(name), b"x")
         trigger = ClipTrigger.MOTION if index == 4 else ClipTrigger.PRESS
         clip = Clip(
             0,

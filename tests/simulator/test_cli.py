@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -161,3 +162,36 @@ def test_own_command_lists_the_simulator_commands() -> None:
     )
     assert result.stdout.startswith("usage: doorward-simulator")
     assert all(name in result.stdout for name in ("simulate", "press", "motion"))
+
+
+async def test_simulate_replays_footage_from_its_cache(tmp_path: Path) -> None:
+    state_file = tmp_path / "simulator.json"
+    cache = tmp_path / "footage"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "doorward_hub", "simulate", "--host", LOOPBACK,
+        "--interface", LOOPBACK, "--state-file", str(state_file),
+        "--footage", "320x240", "--bitrate", "500000",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "DOORWARD_FOOTAGE_DIR": str(cache)},
+    )  # fmt: skip
+    try:
+        for _ in range(600):
+            if await asyncio.to_thread(state_file.exists) or process.returncode is not None:
+                break
+            await asyncio.sleep(0.1)
+        url = json.loads(await asyncio.to_thread(state_file.read_text))["doorbells"][0]["url"]
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{url}{API}/pair", json={"hub_id": "h", "hub_name": "H"}) as r:
+                token = (await r.json())["token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            async with session.get(f"{url}{API}/video", headers=headers) as response:
+                assert response.status == 200
+                data = await response.content.readexactly(188 * 100)
+        assert data[0] == 0x47  # MPEG-TS sync byte
+        cached = [p.name for p in cache.iterdir()]
+        assert cached == ["v1-320x240-15fps-500kbps.ts"]
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, stderr.decode()

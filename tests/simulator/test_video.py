@@ -132,6 +132,39 @@ async def test_video_is_h264_with_the_device_clock_in_the_picture(
     assert frames[0][1] != frames[-1][1]  # the picture moves
 
 
+async def test_a_doorbell_with_a_microphone_sends_an_aac_tone(
+    session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    bell = SimulatedDoorbell(
+        "sim-mic", "Mic door", "127.0.0.1", interfaces=["127.0.0.1"], audio=True
+    )
+    await bell.start()
+    try:
+        token = await pair(session, bell)
+        _, data = await _record(session, bell, token, SECONDS)
+    finally:
+        await bell.stop()
+    path = tmp_path / "audio.ts"
+    await asyncio.to_thread(path.write_bytes, data)
+    probe = await ffprobe(str(path), "stream=codec_type,codec_name,sample_rate,channels")
+    assert probe["streams"] == [
+        {"codec_name": "h264", "codec_type": "video"},
+        {"codec_name": "aac", "codec_type": "audio", "sample_rate": "48000", "channels": 1},
+    ]
+
+    def tone_level() -> tuple[float, float]:
+        """Seconds of audio decoded and their RMS level (blocking)."""
+        with av.open(str(path)) as container:
+            samples: list[float] = []
+            for frame in container.decode(audio=0):
+                samples.extend(memoryview(bytes(frame.planes[0])).cast("f")[: frame.samples])
+        return len(samples) / 48_000, (sum(x * x for x in samples) / len(samples)) ** 0.5
+
+    seconds, rms = await asyncio.to_thread(tone_level)
+    assert seconds >= SECONDS - 1.5
+    assert 0.1 < rms < 0.2, "a 0.2 amplitude sine has an RMS of 0.14"
+
+
 async def test_encoder_runs_only_while_watched(
     doorbell: SimulatedDoorbell, session: aiohttp.ClientSession
 ) -> None:

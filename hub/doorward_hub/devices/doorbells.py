@@ -294,6 +294,8 @@ class DoorbellManager:
     # Media
     def _driver_for(self, doorbell_id: str, capability: str) -> tuple[Doorbell, DoorbellDriver]:
         doorbell = self.get(doorbell_id)
+        if doorbell.privacy_mode:
+            raise DoorbellUnavailable("doorbell is in privacy mode: no live picture or video")
         if capability not in doorbell.capabilities:
             raise DoorbellUnavailable(f"doorbell has no {capability} capability")
         if not doorbell.credentials:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from doorward_hub.core.files import write_atomically
+from doorward_hub.core.files import private_folder, write_atomically
 
 
 class SnapshotStore:
@@ -14,7 +14,7 @@ class SnapshotStore:
     def __init__(self, folder: Path) -> None:
         """Use (and create) `folder`."""
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)
 
     def path(self, seq: int) -> Path:
         """Where the snapshot of event `seq` is (or would be)."""

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from doorward_hub.config import RecordingConfig
-from doorward_hub.core.files import PARTIAL_SUFFIX
+from doorward_hub.core.files import PARTIAL_SUFFIX, private_folder
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip
 from doorward_hub.storage.clips import ClipRepository
@@ -59,7 +59,7 @@ class ClipLibrary:
         self._lock = asyncio.Lock()  # one retention pass or deletion at a time
         self._task: asyncio.Task[None] | None = None
         self.free_bytes: Callable[[Path], int] = free_bytes  # replaceable in tests
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)
 
     def path(self, file_name: str) -> Path:
         """Where a clip file (video or thumbnail) is."""

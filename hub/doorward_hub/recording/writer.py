@@ -16,7 +16,7 @@ import av
 import av.logging
 from av.video.reformatter import ColorRange
 
-from doorward_hub.core.files import PARTIAL_SUFFIX, write_atomically
+from doorward_hub.core.files import PARTIAL_SUFFIX, create_private_file, write_atomically
 from doorward_hub.models import Clip, ClipTrigger
 
 # PyAV's bridge from FFmpeg's log callback into Python logging has deadlocked threads: keep it off.
@@ -90,6 +90,7 @@ class ClipWriter:
         self.target = target
         self.partial = target.with_name(target.name + PARTIAL_SUFFIX)
         self._transcode = transcode
+        create_private_file(self.partial)  # PyAV truncates it and keeps the mode
         self._container = av.open(
             str(self.partial), "w", format="mp4", container_options={"movflags": "+faststart"}
         )
@@ -240,16 +241,21 @@ class ClipWriter:
             return self._thumb[0][0]
         try:
             decoder = _decoder(self._codec)
+            decoder.thread_count = 1  # a few frames: one thread, no per-thread frame pools
             if self._extradata:
                 decoder.extradata = self._extradata
-            frames: list[av.VideoFrame] = []
-            for data, _ in self._thumb:
-                frames.extend(decoder.decode(av.Packet(data)))
-            frames.extend(decoder.decode(None))
-            # The decoder puts out frames in presentation order, one per packet.
+            # The decoder puts out frames in presentation order, one per packet. Keep only the
+            # nearest one: every decoded 1080p frame held at once is 3 MB per clip finishing.
             ordered = sorted(self._thumb, key=lambda item: item[1])
             nearest = ordered.index(min(ordered, key=self._distance))
-            return _jpeg(frames[min(nearest, len(frames) - 1)]) if frames else None
+            chosen: av.VideoFrame | None = None
+            decoded = 0
+            for data in [item[0] for item in self._thumb] + [None]:
+                for frame in decoder.decode(None if data is None else av.Packet(data)):
+                    if decoded <= nearest:
+                        chosen = frame
+                    decoded += 1
+            return _jpeg(chosen) if chosen is not None else None
         except (av.FFmpegError, ValueError):
             _LOGGER.warning("No thumbnail for a clip", extra={"doorbell_id": self.doorbell_id})
             return None

@@ -15,6 +15,7 @@ from typing import Any, Self
 
 import aiosqlite
 
+from doorward_hub.core.files import create_private_file
 from doorward_hub.storage.migrations import migrate
 
 
@@ -29,6 +30,8 @@ class Database:
     @classmethod
     async def open(cls, path: Path) -> Self:
         """Open (creating if needed) the database at `path` and bring its schema up to date."""
+        # SQLite gives the -wal and -shm files the database file's mode: create it private.
+        await asyncio.to_thread(create_private_file, path)
         connection = await aiosqlite.connect(path)
         try:
             connection.row_factory = sqlite3.Row

@@ -20,10 +20,19 @@ class PairingCodeRepository:
                 (code_hash, expires),
             )
 
-    async def redeem_pairing_code(self, code_hash: str, now: float) -> bool:
-        """Use up a code: True if it existed and had not expired. Expired codes are purged."""
+    async def replace_pairing_codes(self, code_hash: str, expires: float) -> None:
+        """Make this the only outstanding code (one transaction: never none, never two)."""
         async with self._db.write() as db:
-            await db.execute("DELETE FROM pairing_codes WHERE expires < ?", (now,))
+            await db.execute("DELETE FROM pairing_codes")
+            await db.execute(
+                "INSERT INTO pairing_codes (hash, expires) VALUES (?, ?)", (code_hash, expires)
+            )
+
+    async def redeem_pairing_code(self, code_hash: str, now: float) -> bool:
+        """Use up a code: True if it existed and had not expired. A code dies at `expires`, the
+        moment the console code is replaced. Expired codes are purged."""
+        async with self._db.write() as db:
+            await db.execute("DELETE FROM pairing_codes WHERE expires <= ?", (now,))
             async with db.execute(
                 "DELETE FROM pairing_codes WHERE hash = ?", (code_hash,)
             ) as deleted:

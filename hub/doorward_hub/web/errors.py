@@ -20,10 +20,13 @@ type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ApiError(Exception):
     """Raised by handlers; turned into a JSON error answer by `error_middleware`."""
 
-    def __init__(self, status: int, error: str, message: str) -> None:
-        """Status code, machine-readable code, reason for a person."""
+    def __init__(
+        self, status: int, error: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        """Status code, machine-readable code, reason for a person, extra answer headers."""
         super().__init__(message)
         self.status, self.error, self.message = status, error, message
+        self.headers = headers or {}
 
 
 def fail(status: int, error: str, message: str) -> NoReturn:
@@ -44,7 +47,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as err:
-        return json_error(err.status, err.error, err.message)
+        return json_error(err.status, err.error, err.message, err.headers)
     except web.HTTPException as err:
         if err.status < 400:
             raise

@@ -1,21 +1,17 @@
 """The notify-on-ring blueprint, loaded by Home Assistant's blueprint machinery."""
 
-import shutil
-from pathlib import Path
-
 import pytest
 from homeassistant.components.automation.helpers import async_get_blueprints
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
-from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 
 from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import HubRunner, wait_for
+from .blueprints import async_setup_blueprint_automation, install_blueprint
 
-REPO = Path(__file__).parents[3]
 BLUEPRINT = "doorward/notify_on_ring.yaml"
 RING = "event.front_door_doorbell"
 LAST_PRESS = "image.front_door_last_press"
@@ -25,27 +21,12 @@ PRIVACY = "switch.front_door_privacy_mode"
 @pytest.fixture
 def hass_config_dir(hass_tmp_config_dir: str) -> str:
     """A config folder holding the repository's blueprint, as a user would install it."""
-    target = Path(hass_tmp_config_dir) / "blueprints" / "automation" / "doorward"
-    target.mkdir(parents=True)
-    shutil.copy(REPO / "blueprints" / "automation" / BLUEPRINT, target)
-    return hass_tmp_config_dir
+    return install_blueprint(hass_tmp_config_dir, BLUEPRINT)
 
 
 async def async_setup_automation(hass: HomeAssistant, inputs: dict[str, object]) -> None:
     """An automation made from the blueprint."""
-    assert await async_setup_component(
-        hass,
-        "automation",
-        {
-            "automation": {
-                "id": "doorbell_notify",
-                "alias": "Doorbell notify",
-                "use_blueprint": {"path": BLUEPRINT, "input": inputs},
-            }
-        },
-    )
-    await hass.async_block_till_done()
-    assert hass.states.get("automation.doorbell_notify").state == "on"
+    await async_setup_blueprint_automation(hass, BLUEPRINT, "Doorbell notify", inputs)
 
 
 async def test_blueprint_is_valid(hass: HomeAssistant) -> None:

@@ -1,6 +1,5 @@
 """The notify-on-clip blueprint, loaded by Home Assistant's blueprint machinery."""
 
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,7 +8,6 @@ from homeassistant.components.automation.helpers import async_get_blueprints
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
-from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
@@ -18,9 +16,9 @@ from custom_components.doorward.data import doorbell_identifier
 from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import FRONT, HubRunner, wait_for
+from .blueprints import async_setup_blueprint_automation, install_blueprint
 from .recording import CLIP_EVENT, recording_hub, track_clips, wait_buffering
 
-REPO = Path(__file__).parents[3]
 BLUEPRINT = "doorward/notify_on_clip.yaml"
 
 
@@ -34,27 +32,12 @@ async def hub(hass: HomeAssistant, tmp_path: Path) -> AsyncIterator[HubRunner]:
 @pytest.fixture
 def hass_config_dir(hass_tmp_config_dir: str) -> str:
     """A config folder holding the repository's blueprint, as a user would install it."""
-    target = Path(hass_tmp_config_dir) / "blueprints" / "automation" / "doorward"
-    target.mkdir(parents=True)
-    shutil.copy(REPO / "blueprints" / "automation" / BLUEPRINT, target)
-    return hass_tmp_config_dir
+    return install_blueprint(hass_tmp_config_dir, BLUEPRINT)
 
 
 async def async_setup_automation(hass: HomeAssistant, inputs: dict[str, object]) -> None:
     """An automation made from the blueprint."""
-    assert await async_setup_component(
-        hass,
-        "automation",
-        {
-            "automation": {
-                "id": "clip_notify",
-                "alias": "Clip notify",
-                "use_blueprint": {"path": BLUEPRINT, "input": inputs},
-            }
-        },
-    )
-    await hass.async_block_till_done()
-    assert hass.states.get("automation.clip_notify").state == "on"
+    await async_setup_blueprint_automation(hass, BLUEPRINT, "Clip notify", inputs)
 
 
 async def test_blueprint_is_valid(hass: HomeAssistant) -> None:

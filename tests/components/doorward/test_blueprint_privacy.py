@@ -1,20 +1,16 @@
 """The privacy-when-home blueprint: privacy mode follows who is home (and a schedule)."""
 
-import shutil
-from pathlib import Path
-
 import pytest
 from homeassistant.components.automation.helpers import async_get_blueprints
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 
 from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import FRONT, HubRunner, wait_for
+from .blueprints import async_setup_blueprint_automation, install_blueprint
 
-REPO = Path(__file__).parents[3]
 BLUEPRINT = "doorward/privacy_when_home.yaml"
 PRIVACY = "switch.front_door_privacy_mode"
 ALICE = "person.alice"
@@ -25,27 +21,12 @@ DAYTIME = "schedule.daytime"
 @pytest.fixture
 def hass_config_dir(hass_tmp_config_dir: str) -> str:
     """A config folder holding the repository's blueprint, as a user would install it."""
-    target = Path(hass_tmp_config_dir) / "blueprints" / "automation" / "doorward"
-    target.mkdir(parents=True)
-    shutil.copy(REPO / "blueprints" / "automation" / BLUEPRINT, target)
-    return hass_tmp_config_dir
+    return install_blueprint(hass_tmp_config_dir, BLUEPRINT)
 
 
 async def async_setup_automation(hass: HomeAssistant, inputs: dict[str, object]) -> None:
     """An automation made from the blueprint."""
-    assert await async_setup_component(
-        hass,
-        "automation",
-        {
-            "automation": {
-                "id": "privacy_at_home",
-                "alias": "Privacy at home",
-                "use_blueprint": {"path": BLUEPRINT, "input": inputs},
-            }
-        },
-    )
-    await hass.async_block_till_done()
-    assert hass.states.get("automation.privacy_at_home").state == "on"
+    await async_setup_blueprint_automation(hass, BLUEPRINT, "Privacy at home", inputs)
 
 
 async def hub_privacy(hub: HubRunner) -> bool:

@@ -1,6 +1,5 @@
 """The record-on-trigger blueprint: a chosen trigger records clips at chosen doorbells."""
 
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -9,16 +8,15 @@ from homeassistant.components.automation.helpers import async_get_blueprints
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
-from homeassistant.setup import async_setup_component
 
 from custom_components.doorward.const import DOMAIN
 from custom_components.doorward.data import doorbell_identifier
 from doorward_simulator import SimulatedDoorbell
 
 from ..conftest import BACK, FRONT, HubRunner, wait_for
+from .blueprints import async_setup_blueprint_automation, install_blueprint
 from .recording import PRE_ROLL, recording_hub, track_clips, wait_buffering
 
-REPO = Path(__file__).parents[3]
 BLUEPRINT = "doorward/record_on_trigger.yaml"
 ALARM = "alarm_control_panel.house"
 BACK_CLIP_EVENT = "event.back_door_clip"
@@ -35,10 +33,7 @@ async def hub(hass: HomeAssistant, tmp_path: Path) -> AsyncIterator[HubRunner]:
 @pytest.fixture
 def hass_config_dir(hass_tmp_config_dir: str) -> str:
     """A config folder holding the repository's blueprint, as a user would install it."""
-    target = Path(hass_tmp_config_dir) / "blueprints" / "automation" / "doorward"
-    target.mkdir(parents=True)
-    shutil.copy(REPO / "blueprints" / "automation" / BLUEPRINT, target)
-    return hass_tmp_config_dir
+    return install_blueprint(hass_tmp_config_dir, BLUEPRINT)
 
 
 @pytest.fixture
@@ -63,19 +58,7 @@ def device_of(hass: HomeAssistant, hub: HubRunner, doorbell_id: str) -> str:
 
 async def async_setup_automation(hass: HomeAssistant, inputs: dict[str, object]) -> None:
     """An automation made from the blueprint."""
-    assert await async_setup_component(
-        hass,
-        "automation",
-        {
-            "automation": {
-                "id": "record_on_alarm",
-                "alias": "Record on alarm",
-                "use_blueprint": {"path": BLUEPRINT, "input": inputs},
-            }
-        },
-    )
-    await hass.async_block_till_done()
-    assert hass.states.get("automation.record_on_alarm").state == "on"
+    await async_setup_blueprint_automation(hass, BLUEPRINT, "Record on alarm", inputs)
 
 
 async def test_blueprint_is_valid(hass: HomeAssistant) -> None:

@@ -1,6 +1,5 @@
 """The `doorward.record` action against a real hub: what it refuses, and how it says so."""
 
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from custom_components.doorward.const import DEFAULT_RECORD_SECONDS, DOMAIN, MAX
 from custom_components.doorward.data import doorbell_identifier
 from custom_components.doorward.services import RECORD_SCHEMA
 from doorward_simulator import SimulatedDoorbell
+from tests.hub.openapi_contract import generated
 
 from ..conftest import FRONT, HubRunner, wait_for
 from .recording import recording_hub
@@ -128,13 +128,13 @@ async def test_record_unreachable_hub_and_revoked_token(
 
 
 def test_record_duration_matches_the_hub_api() -> None:
-    """The action's default and longest duration are the hub's (docs/hub-api.md), in the
-    schema and in the action's UI (services.yaml), so a plain call records what the hub would.
+    """The action's default and longest duration are the hub's (its generated OpenAPI
+    document), in the schema and in the action's UI (services.yaml), so a plain call records
+    what the hub would.
     """
-    doc = (REPO / "docs" / "hub-api.md").read_text()
-    found = re.search(r'\{"duration"\?: 1\.\.(\d+), default (\d+)\}', doc)
-    assert found, "the record body is no longer documented as expected"
-    longest, default = (int(value) for value in found.groups())
+    record = generated()["paths"]["/doorbells/{doorbell_id}/record"]["post"]
+    duration = record["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    longest, default = int(duration["duration"]["maximum"]), int(duration["duration"]["default"])
     assert (default, longest) == (DEFAULT_RECORD_SECONDS, MAX_RECORD_SECONDS)
     assert RECORD_SCHEMA({"device_id": "d"})["duration"] == default
     services = yaml.safe_load((REPO / "custom_components/doorward/services.yaml").read_text())

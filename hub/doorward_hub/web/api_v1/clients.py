@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from aiohttp import web
 
 from doorward_hub import __version__
+from doorward_hub.auth.guesses import TooManyGuesses
 from doorward_hub.protocol import API_PREFIX, API_VERSION, CLOSE_TOKEN_REVOKED
-from doorward_hub.web.errors import fail
+from doorward_hub.web.errors import ApiError, fail
 from doorward_hub.web.keys import EVENT_BUS, IDENTITY, OPENAPI, PAIRING, TOKEN_RECORDS, TOKENS
 from doorward_hub.web.operations import Body, Reply, Routes, string
 from doorward_hub.web.requests import read_body
@@ -54,12 +56,22 @@ async def get_openapi(request: web.Request) -> web.Response:
     replies=(
         Reply(200, "the new token (shown once)", PairingResult),
         Reply(401, "wrong, used or expired code (`invalid_code`)"),
+        Reply(
+            429, "this source guessed wrong too often (`too_many_attempts`)", None, ("Retry-After",)
+        ),
     ),
 )
 async def pair(request: web.Request) -> web.Response:
     """Exchange a one-time pairing code for a token."""
-    body = await read_body(request)
-    issued = await request.config_dict[PAIRING].redeem(body["code"], body["client_name"])
+    body = await read_body(request)  # a bad body costs no code (400 first)
+    try:
+        issued = await request.config_dict[PAIRING].redeem(
+            body["code"], body["client_name"], request.remote or "unknown"
+        )
+    except TooManyGuesses as err:
+        raise ApiError(
+            429, "too_many_attempts", str(err), {"Retry-After": str(math.ceil(err.retry_after))}
+        ) from None
     if issued is None:
         fail(401, "invalid_code", "the pairing code is wrong, used or expired")
     request.config_dict[TOKENS].add(issued)

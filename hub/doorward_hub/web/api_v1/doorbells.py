@@ -7,6 +7,7 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
+from doorward_hub import models
 from doorward_hub.devices.doorbells import DoorbellUnavailable
 from doorward_hub.protocol import API_PREFIX
 from doorward_hub.web.keys import DOORBELLS, HTTP_SESSION, RECORDER
@@ -119,14 +120,16 @@ async def doorbell_snapshot(request: web.Request) -> web.Response:
     ),
 )
 async def doorbell_video(request: web.Request) -> web.StreamResponse:
-    """The doorbell's live video, relayed as the device sends it."""
-    doorbell_id = request.match_info["doorbell_id"]
-    source = request.config_dict[DOORBELLS].video_source(doorbell_id)
-    stream = request.config_dict[RECORDER].streams.get(doorbell_id)
+    """The doorbell's live video, relayed as the device sends it; cut off when privacy mode
+    is switched on."""
+    doorbells = request.config_dict[DOORBELLS]
+    doorbell = doorbells.get(request.match_info["doorbell_id"])
+    source = doorbells.video_source(doorbell.id)
+    stream = request.config_dict[RECORDER].streams.get(doorbell.id)
     if stream is not None and (viewer := stream.watch()) is not None:
         # Devices serve few streams at once: share the one the recorder reads.
         try:
-            return await relay_shared_stream(request, stream.content_type or "", viewer)
+            return await relay_shared_stream(request, stream.content_type or "", viewer, doorbell)
         finally:
             stream.unwatch(viewer)
     try:
@@ -149,6 +152,8 @@ async def doorbell_video(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         try:
             async for chunk in upstream.content.iter_any():
+                if doorbell.privacy_mode:
+                    break
                 await response.write(chunk)
         except (aiohttp.ClientError, ConnectionResetError):
             pass  # the device or the viewer went away; either way this relay is over
@@ -156,10 +161,13 @@ async def doorbell_video(request: web.Request) -> web.StreamResponse:
 
 
 async def relay_shared_stream(
-    request: web.Request, content_type: str, viewer: asyncio.Queue[bytes | None]
+    request: web.Request,
+    content_type: str,
+    viewer: asyncio.Queue[bytes | None],
+    doorbell: models.Doorbell,
 ) -> web.StreamResponse:
     """Relay an MJPEG stream someone else reads (`viewer` has its body from now on), from the
-    next part boundary on."""
+    next part boundary on, until the stream ends or `doorbell` goes into privacy mode."""
     boundary = content_type.partition("boundary=")[2].strip().strip('"')
     delimiter = b"--" + boundary.removeprefix("--").encode()
     response = web.StreamResponse(
@@ -168,7 +176,7 @@ async def relay_shared_stream(
     await response.prepare(request)
     pending: bytes | None = b""  # what came before the first boundary (None once past it)
     try:
-        while (chunk := await viewer.get()) is not None:
+        while (chunk := await viewer.get()) is not None and not doorbell.privacy_mode:
             if pending is not None:
                 pending += chunk
                 start = pending.find(delimiter)
