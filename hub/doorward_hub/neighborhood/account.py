@@ -20,7 +20,7 @@ import aiohttp
 from nio.client.async_client import AsyncClient, AsyncClientConfig
 from nio.responses import ErrorResponse, Response
 
-from .private_files import private_dir, read_json, write_private_json
+from ..core.files import private_folder, read_json, write_json_atomically
 
 ACCOUNT_FILE: Final = "account.json"
 CRYPTO_DIR: Final = "crypto"
@@ -79,7 +79,7 @@ def _new_client(folder: Path, credentials: Credentials) -> AsyncClient:
         credentials.homeserver,
         credentials.user_id,
         device_id=credentials.device_id,
-        store_path=str(private_dir(folder / CRYPTO_DIR)),
+        store_path=str(private_folder(folder / CRYPTO_DIR)),
         config=_client_config(),
     )
 
@@ -111,7 +111,7 @@ async def register(
     folder: Path, homeserver: str, username: str, registration_token: str, device_name: str
 ) -> AsyncClient:
     """Create the account with a registration token (or finish an interrupted registration)."""
-    private_dir(folder)
+    private_folder(folder)
     credentials, resumed = _pending(folder, homeserver, username)
     if credentials.access_token:
         return restore(folder)  # registered before a crash; the invite is spent
@@ -155,7 +155,7 @@ async def login(
     folder: Path, homeserver: str, user: str, password: str, device_name: str
 ) -> AsyncClient:
     """Log in to an existing account (the group host's admin account) on a kept device."""
-    private_dir(folder)
+    private_folder(folder)
     known = read_json(folder / ACCOUNT_FILE)
     device_id = known["device_id"] if isinstance(known, dict) else _new_device_id()
     credentials = Credentials(homeserver, user, device_id, password)
@@ -196,7 +196,7 @@ def _save_login(folder: Path, credentials: Credentials, client: AsyncClient) -> 
 
 
 def _save(folder: Path, credentials: Credentials) -> None:
-    write_private_json(folder / ACCOUNT_FILE, asdict(credentials))
+    write_json_atomically(folder / ACCOUNT_FILE, asdict(credentials))
 
 
 def credentials(folder: Path) -> Credentials:

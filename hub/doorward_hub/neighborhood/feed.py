@@ -24,13 +24,13 @@ import aiosqlite
 from nio.crypto.attachments import decrypt_attachment
 from nio.responses import MemoryDownloadResponse, RoomGetStateEventResponse
 
+from ..core.files import private_folder
 from ..exports.exporter import VIDEO_NAME
 from ..exports.manifest import Verification, verify_manifest
 from .event_types import MEMBER, InvalidContent, MemberRecord
 from .location import cells_apart
 from .membership import GroupEvent, Membership
 from .posts import PostBlock
-from .private_files import private_dir
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -152,8 +152,8 @@ class NeighborFeed:
         clock: Callable[[], float] = time.time,
     ) -> NeighborFeed:
         """Open (or create) the feed kept in `folder` (0700)."""
-        await asyncio.to_thread(private_dir, folder)
-        await asyncio.to_thread(private_dir, folder / "media")
+        await asyncio.to_thread(private_folder, folder)
+        await asyncio.to_thread(private_folder, folder / "media")
         db = await aiosqlite.connect(folder / "feed.db")
         await db.executescript(SCHEMA)
         await db.commit()

@@ -18,6 +18,7 @@ from nio.api import RoomPreset
 from nio.client.async_client import AsyncClient
 from nio.responses import RoomCreateResponse, RoomGetStateResponse
 
+from ..core.files import read_json, write_json_atomically
 from . import account
 from .account import MatrixError, checked
 from .event_types import (
@@ -36,7 +37,6 @@ from .event_types import (
     group_content,
 )
 from .invite import Invite
-from .private_files import read_json, write_private_json
 
 GROUP_FILE: Final = "group.json"
 INVITE_LIFETIME_S: Final = 7 * 24 * 3600
@@ -148,7 +148,7 @@ class GroupHost:
         return HostedGroup(**raw)
 
     def _save(self, group: HostedGroup) -> None:
-        write_private_json(self.folder / GROUP_FILE, asdict(group))
+        write_json_atomically(self.folder / GROUP_FILE, asdict(group))
 
     async def create(self, name: str, policy: GroupPolicy) -> HostedGroup:
         """Create the space and its encrypted rooms, link them, and publish the group state."""

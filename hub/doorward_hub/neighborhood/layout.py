@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .private_files import private_dir
+from ..core.files import private_folder
 
 
 def neighborhood_folder(data_dir: Path) -> Path:
     """`<data>/neighborhood`, readable by the hub's user only."""
-    return private_dir(data_dir / "neighborhood")
+    return private_folder(data_dir / "neighborhood")
 
 
 def host_folder(data_dir: Path) -> Path:
     """The group host's Matrix account, crypto store and hosted group."""
-    return private_dir(neighborhood_folder(data_dir) / "host")
+    return private_folder(neighborhood_folder(data_dir) / "host")
 
 
 def membership_folder(data_dir: Path) -> Path:
     """The household hub's Matrix account, crypto store, joined group and sync position."""
-    return private_dir(neighborhood_folder(data_dir) / "member")
+    return private_folder(neighborhood_folder(data_dir) / "member")

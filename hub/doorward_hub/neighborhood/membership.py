@@ -27,11 +27,11 @@ from nio.responses import (
     SyncResponse,
 )
 
+from ..core.files import read_json, write_json_atomically
 from . import account
 from .account import MatrixError, checked
 from .event_types import GROUP, MEMBER, MEMBER_ROOMS, MemberRecord
 from .invite import Invite
-from .private_files import read_json, write_private_json
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ class Membership:
             kept = read_json(self.folder / UNDECRYPTED_FILE) or []
             known = {item["source"].get("event_id") for item in kept}
             fresh = [item for item in pending if item["source"].get("event_id") not in known]
-            write_private_json(self.folder / UNDECRYPTED_FILE, [*kept, *fresh])
+            write_json_atomically(self.folder / UNDECRYPTED_FILE, [*kept, *fresh])
         return accepted
 
     def _retry_undecrypted(self) -> list[GroupEvent]:
@@ -275,7 +275,7 @@ class Membership:
             converted = _group_event(item["room"], item["room_id"], plain)
             if converted is not None:
                 decrypted.append(converted)
-        write_private_json(self.folder / UNDECRYPTED_FILE, still)
+        write_json_atomically(self.folder / UNDECRYPTED_FILE, still)
         return decrypted
 
     def _note_removal(self, response: SyncResponse) -> None:
@@ -308,10 +308,10 @@ class Membership:
         return str(raw["next_batch"]) if isinstance(raw, dict) else None
 
     def _save_sync_token(self, token: str) -> None:
-        write_private_json(self.folder / SYNC_FILE, {"next_batch": token})
+        write_json_atomically(self.folder / SYNC_FILE, {"next_batch": token})
 
     def _save_group(self) -> None:
-        write_private_json(self.folder / GROUP_FILE, self.group.to_json())
+        write_json_atomically(self.folder / GROUP_FILE, self.group.to_json())
 
 
 def _group_event(room: str, room_id: str, event: Any) -> GroupEvent | None:

@@ -18,6 +18,7 @@ from typing import Any, Final
 from nio.responses import RoomGetStateEventResponse
 
 from ..audit.log import AuditLog
+from ..core.files import read_json, write_json_atomically
 from ..exports.clip import ExportClip
 from ..exports.exporter import Exporter, ExportResult, Grant
 from ..exports.identity_key import IdentityKey
@@ -29,7 +30,6 @@ from .layout import membership_folder, neighborhood_folder
 from .location import home_cell, is_cell
 from .membership import Membership
 from .posts import GroupPostDelivery
-from .private_files import read_json, write_private_json
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class NeighborhoodService:
             cell = home_cell(latitude, longitude)
         except ValueError as err:
             raise NeighborhoodError("invalid_location", str(err)) from err
-        write_private_json(neighborhood_folder(self._data_dir) / HOME_FILE, {"cell": cell})
+        write_json_atomically(neighborhood_folder(self._data_dir) / HOME_FILE, {"cell": cell})
         if self._feed is not None:
             await self._stop_sync()
             await self._feed.close()
