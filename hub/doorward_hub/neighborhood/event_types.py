@@ -37,6 +37,8 @@ class GroupPolicy:
     max_request_window_minutes: int = 12 * 60
     legal_bases: tuple[str, ...] = ("warrant", "exigent", "consent")
     max_export_retention_days: int = 30
+    warrant_required: bool = False
+    """Whether every request must carry a warrant document."""
 
     def to_content(self) -> dict[str, Any]:
         """The policy as it travels in `org.doorward.group`."""
@@ -45,6 +47,7 @@ class GroupPolicy:
             "max_request_window_minutes": self.max_request_window_minutes,
             "legal_bases": list(self.legal_bases),
             "max_export_retention_days": self.max_export_retention_days,
+            "warrant_required": self.warrant_required,
         }
 
     @classmethod
@@ -54,11 +57,15 @@ class GroupPolicy:
             bases = content["legal_bases"]
             if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
                 raise InvalidContent("legal_bases must be a list of strings")
+            warrant_required = content.get("warrant_required", False)
+            if not isinstance(warrant_required, bool):
+                raise InvalidContent("warrant_required must be true or false")
             return cls(
                 max_request_area_m2=_positive(content["max_request_area_m2"]),
                 max_request_window_minutes=_positive(content["max_request_window_minutes"]),
                 legal_bases=tuple(bases),
                 max_export_retention_days=_positive(content["max_export_retention_days"]),
+                warrant_required=warrant_required,
             )
         except (KeyError, TypeError) as err:
             raise InvalidContent(f"{GROUP} policy: missing or wrong {err}") from err
