@@ -62,6 +62,8 @@ class GroupEvent:
     content: dict[str, Any]
     was_encrypted: bool
     state_key: str | None = None
+    sender_key: str | None = None
+    """The sending device's Curve25519 key, for decrypted events (checks who really sent it)."""
 
 
 @dataclass(frozen=True)
@@ -329,4 +331,5 @@ def _group_event(room: str, room_id: str, event: Any) -> GroupEvent | None:
         content=content if isinstance(content, dict) else {},
         was_encrypted=bool(getattr(event, "decrypted", False)),
         state_key=source.get("state_key"),
+        sender_key=getattr(event, "sender_key", None) if getattr(event, "decrypted", False) else None,
     )

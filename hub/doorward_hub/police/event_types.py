@@ -46,6 +46,22 @@ _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 type AgencyStatus = Literal["active", "suspended", "removed"]
 
+AGENCY_KEY_PREFIX: Final = "agency:"
+"""Agency records' state keys are `agency:` + the agency's Matrix id: the homeserver refuses
+state keys that are another user's id ("not allowed to set others state"), even from admins."""
+
+
+def agency_state_key(user_id: str) -> str:
+    """The state key of `user_id`'s agency record."""
+    return AGENCY_KEY_PREFIX + user_id
+
+
+def agency_from_state_key(state_key: str) -> str | None:
+    """The agency's Matrix id from a record's state key, or None if it is not one."""
+    if not state_key.startswith(AGENCY_KEY_PREFIX + "@"):
+        return None
+    return state_key.removeprefix(AGENCY_KEY_PREFIX)
+
 
 def _text(content: dict[str, Any], key: str, *, required: bool = True) -> str:
     value = content.get(key, None if required else "")
@@ -71,7 +87,8 @@ def _object(content: Any, what: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class AgencyRecord:
-    """An agency as the group's admins admitted it (`org.doorward.agency`, state key = its id).
+    """An agency as the group's admins admitted it (`org.doorward.agency`, state key
+    `agency:<its Matrix id>`).
 
     The homeserver lets only admins (power 100) set this state, so it is the authority on who may
     send requests: hubs and the group bot act only on requests whose sender is `active` here.
