@@ -321,6 +321,7 @@ def _group_event(room: str, room_id: str, event: Any) -> GroupEvent | None:
     if not isinstance(source, dict) or "event_id" not in source or "type" not in source:
         return None
     content = source.get("content")
+    decrypted = bool(getattr(event, "decrypted", False))
     return GroupEvent(
         room=room,
         room_id=room_id,
@@ -329,7 +330,7 @@ def _group_event(room: str, room_id: str, event: Any) -> GroupEvent | None:
         timestamp_ms=int(source.get("origin_server_ts", 0)),
         type=str(source["type"]),
         content=content if isinstance(content, dict) else {},
-        was_encrypted=bool(getattr(event, "decrypted", False)),
+        was_encrypted=decrypted,
         state_key=source.get("state_key"),
-        sender_key=getattr(event, "sender_key", None) if getattr(event, "decrypted", False) else None,
+        sender_key=getattr(event, "sender_key", None) if decrypted else None,
     )
