@@ -94,7 +94,7 @@ def draft(**changes: Any) -> RequestDraft:
     return RequestDraft(**fields)
 
 
-async def until[T](check: Callable[[], T], step: Callable[[], Awaitable[Any]]) -> T:
+async def until[T](check: Callable[[], T | None], step: Callable[[], Awaitable[Any]]) -> T:
     """Run `step` until `check` gives something truthy (at most 30 rounds)."""
     for _ in range(30):
         await step()
