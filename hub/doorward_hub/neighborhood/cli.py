@@ -1,4 +1,5 @@
-"""Group host commands of `doorward-hub`: ``group create``, ``invite``, ``members``, ``remove``."""
+"""Group host commands of `doorward-hub`: ``group create``, ``invite``, ``members``, ``remove``
+(and the police parts' ``group agency ...`` and ``group moderate``, from `police/cli.py`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..police import cli as police_cli
 from .event_types import GroupPolicy
 
 if TYPE_CHECKING:
@@ -56,6 +58,11 @@ def register(subparsers: _SubParsers) -> None:
         type=_positive_int,
         default=defaults.max_export_retention_days,
     )
+    create.add_argument(
+        "--warrant-required",
+        action="store_true",
+        help="police requests must carry a warrant document",
+    )
     create.set_defaults(func=_run(_create))
 
     invite = commands.add_parser("invite", help="print a single-use invite for one household")
@@ -75,6 +82,8 @@ def register(subparsers: _SubParsers) -> None:
     remove.add_argument("user_id", help="the member's Matrix id, as `group members` lists it")
     remove.add_argument("--reason", default="removed by the group admin", help="shown to them")
     remove.set_defaults(func=_run(_remove))
+
+    police_cli.register_group_commands(commands, _add_data_flags)
 
 
 def _add_data_flags(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +134,7 @@ async def _create(args: argparse.Namespace, folder: Path) -> int:
         max_request_window_minutes=args.max_request_window_minutes,
         legal_bases=tuple(args.legal_basis or GroupPolicy().legal_bases),
         max_export_retention_days=args.max_export_retention_days,
+        warrant_required=args.warrant_required,
     )
     host = await _host_class().sign_in(folder, args.homeserver, args.user, password)
     try:

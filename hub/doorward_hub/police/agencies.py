@@ -14,7 +14,7 @@ from typing import Final
 
 from ..neighborhood.account import MatrixError, checked
 from ..neighborhood.event_types import AGENCY
-from ..neighborhood.group_host import GroupHost
+from ..neighborhood.group_host import GroupHost, HostedGroup
 from .event_types import AgencyRecord, AgencyStatus, agency_state_key
 from .group_state import read_group_rules
 
@@ -28,6 +28,11 @@ class AgencyAdmin:
         """Act as `host`'s admin account."""
         self._host = host
         self._clock = clock
+
+    @property
+    def group(self) -> HostedGroup:
+        """The group the agencies are admitted to."""
+        return self._host.group()
 
     async def agencies(self) -> list[AgencyRecord]:
         """Every agency the group ever admitted, with its current status, sorted by id."""

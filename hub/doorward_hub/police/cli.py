@@ -1,0 +1,262 @@
+"""Police request commands of `doorward-hub`.
+
+Group role: ``group agency admit|suspend|remove|list`` (the group's admins) and
+``group moderate`` (the group bot). Agency role: ``agency join`` and ``agency request``.
+Matrix loads only when one of them runs, so ``--help`` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .agencies import AgencyAdmin
+
+type _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+type _Command = Callable[[argparse.Namespace, Path], Awaitable[int]]
+
+
+def register_group_commands(
+    commands: _SubParsers, add_data_flags: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    """Add `group agency ...` and `group moderate` under the `group` command."""
+    agency = commands.add_parser("agency", help="admit, suspend, remove or list police agencies")
+    actions = agency.add_subparsers(dest="agency_command", required=True)
+    admit = actions.add_parser("admit", help="admit (or reinstate) an agency")
+    add_data_flags(admit)
+    admit.add_argument("user_id", help="the agency hub's Matrix id, e.g. @elm-pd:example.org")
+    admit.add_argument("--name", required=True, help="the agency's name, e.g. 'Elm PD'")
+    admit.add_argument("--jurisdiction", required=True, help="where it has authority")
+    admit.set_defaults(func=_run(_admit))
+    for verb, text in (("suspend", "stop acting on its requests"), ("remove", "end admission")):
+        change = actions.add_parser(verb, help=text)
+        add_data_flags(change)
+        change.add_argument("user_id", help="the agency's Matrix id")
+        change.add_argument("--reason", required=True, help="recorded in the group's state")
+        change.set_defaults(func=_run(_suspend if verb == "suspend" else _remove))
+    listed = actions.add_parser("list", help="the group's agencies and their status")
+    add_data_flags(listed)
+    listed.add_argument("--json", action="store_true", help="one JSON document")
+    listed.set_defaults(func=_run(_list))
+
+    moderate = commands.add_parser(
+        "moderate", help="run the group bot: take down requests that break the group's rules"
+    )
+    add_data_flags(moderate)
+    moderate.add_argument("--once", action="store_true", help="one sync, print the decisions")
+    moderate.set_defaults(func=_run(_moderate))
+
+
+def register(commands: _SubParsers) -> None:
+    """Add the agency role's `agency` command."""
+    agency = commands.add_parser(
+        "agency", help="police agency role: join a group's requests room, send requests"
+    )
+    actions = agency.add_subparsers(dest="agency_command", required=True)
+    join = actions.add_parser("join", help="log in and join the group that admitted the agency")
+    _data_flags(join)
+    join.add_argument("--homeserver", required=True, help="the group's homeserver URL")
+    join.add_argument("--user", required=True, help="the agency's Matrix user name")
+    join.add_argument("--password-file", type=Path, help="file holding the password (default: ask)")
+    join.add_argument("--space", required=True, help="the group's space id (from the admins)")
+    join.add_argument("--requests-room", required=True, help="the group's requests room id")
+    join.set_defaults(func=_run(_join, role="agency"))
+
+    request = actions.add_parser("request", help="send a footage request to the group")
+    _data_flags(request)
+    request.add_argument("--case-number", required=True)
+    request.add_argument("--incident-type", required=True, help="e.g. burglary")
+    request.add_argument("--description", required=True)
+    request.add_argument("--legal-basis", required=True, choices=("consent", "warrant", "exigent"))
+    request.add_argument(
+        "--polygon",
+        required=True,
+        type=_polygon,
+        help="the area's corners as 'lat,lng;lat,lng;lat,lng;...' (at least three)",
+    )
+    request.add_argument("--window-start", required=True, type=_time, help="ISO 8601 with zone")
+    request.add_argument("--window-end", required=True, type=_time, help="ISO 8601 with zone")
+    request.add_argument(
+        "--valid-for-hours", type=int, default=7 * 24, help="households may answer this long"
+    )
+    request.add_argument("--contact", required=True, help="how households reach the officer")
+    request.set_defaults(func=_run(_request, role="agency"))
+
+
+def _data_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="YAML configuration file")
+    parser.add_argument("--data-dir", help="the hub's data folder")
+
+
+def _polygon(text: str) -> list[tuple[float, float]]:
+    try:
+        corners = [tuple(float(part) for part in pair.split(",")) for pair in text.split(";")]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError("corners must be 'lat,lng' numbers") from err
+    if any(len(corner) != 2 for corner in corners) or len(corners) < 3:
+        raise argparse.ArgumentTypeError("give at least three 'lat,lng' corners, ';'-separated")
+    return [(corner[0], corner[1]) for corner in corners]
+
+
+def _time(text: str) -> int:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from err
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give the time zone, e.g. 2026-11-30T14:00+01:00")
+    return int(moment.timestamp() * 1000)
+
+
+def _run(command: _Command, role: str = "group") -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from ..config import load_config  # noqa: PLC0415 - Matrix loads only when needed
+        from ..neighborhood.account import MatrixError  # noqa: PLC0415
+        from .area import InvalidArea  # noqa: PLC0415
+
+        config = load_config(args.config, {"data_dir": args.data_dir})
+        try:
+            return asyncio.run(command(args, Path(config.data_dir)))
+        except (MatrixError, InvalidArea) as err:
+            print(f"doorward-hub {role}: {err}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+async def _with_admin(data_dir: Path, action: Callable[[AgencyAdmin], Awaitable[int]]) -> int:
+    from ..neighborhood.group_host import GroupHost  # noqa: PLC0415
+    from ..neighborhood.layout import host_folder  # noqa: PLC0415
+    from .agencies import AgencyAdmin  # noqa: PLC0415
+
+    host = GroupHost.restore(host_folder(data_dir))
+    try:
+        return await action(AgencyAdmin(host))
+    finally:
+        await host.close()
+
+
+async def _admit(args: argparse.Namespace, data_dir: Path) -> int:
+    async def admit(admin: AgencyAdmin) -> int:
+        record = await admin.admit(args.user_id, args.name, args.jurisdiction)
+        group = admin.group
+        print(f"admitted {record.user_id} ({record.name}, {record.jurisdiction})")
+        print(f"  space: {group.space_id}")
+        print(f"  requests room: {group.rooms['requests']}")
+        return 0
+
+    return await _with_admin(data_dir, admit)
+
+
+async def _suspend(args: argparse.Namespace, data_dir: Path) -> int:
+    async def suspend(admin: AgencyAdmin) -> int:
+        await admin.suspend(args.user_id, args.reason)
+        print(f"suspended {args.user_id}")
+        return 0
+
+    return await _with_admin(data_dir, suspend)
+
+
+async def _remove(args: argparse.Namespace, data_dir: Path) -> int:
+    async def remove(admin: AgencyAdmin) -> int:
+        await admin.remove(args.user_id, args.reason)
+        print(f"removed {args.user_id}")
+        return 0
+
+    return await _with_admin(data_dir, remove)
+
+
+async def _list(args: argparse.Namespace, data_dir: Path) -> int:
+    async def listing(admin: AgencyAdmin) -> int:
+        records = await admin.agencies()
+        rows = [{"user_id": r.user_id, **r.to_content()} for r in records]
+        if args.json:
+            print(json.dumps({"agencies": rows}, indent=2))
+        for row in [] if args.json else rows:
+            print(f"{row['user_id']}  {row['status']}  {row['name']} ({row['jurisdiction']})")
+        return 0
+
+    return await _with_admin(data_dir, listing)
+
+
+async def _moderate(args: argparse.Namespace, data_dir: Path) -> int:
+    from ..audit.log import AuditLog  # noqa: PLC0415
+    from ..neighborhood.group_host import GroupHost  # noqa: PLC0415
+    from ..neighborhood.layout import host_folder  # noqa: PLC0415
+    from .moderation import RequestModerator  # noqa: PLC0415
+
+    host = GroupHost.restore(host_folder(data_dir))
+    try:
+        bot = RequestModerator(host, await AuditLog.open(data_dir))
+        if not args.once:
+            await bot.run()
+        for decision in await bot.sync_once():
+            verdict = "kept" if decision.refusal is None else f"took down ({decision.refusal.code})"
+            print(f"{decision.event_id} from {decision.sender}: {verdict}")
+    finally:
+        await host.close()
+    return 0
+
+
+async def _join(args: argparse.Namespace, data_dir: Path) -> int:
+    from ..audit.log import AuditLog  # noqa: PLC0415
+    from .agency import AgencyHub  # noqa: PLC0415
+    from .layout import agency_folder  # noqa: PLC0415
+
+    if args.password_file:
+        password = args.password_file.read_text().strip()
+    else:
+        password = await asyncio.to_thread(getpass.getpass, f"Password for {args.user}: ")
+    hub = await AgencyHub.join(
+        agency_folder(data_dir),
+        await AuditLog.open(data_dir),
+        homeserver=args.homeserver,
+        user=args.user,
+        password=password,
+        space_id=args.space,
+        requests_room=args.requests_room,
+    )
+    try:
+        print(f"joined the requests room {args.requests_room} as {hub.membership.client.user_id}")
+    finally:
+        await hub.close()
+    return 0
+
+
+async def _request(args: argparse.Namespace, data_dir: Path) -> int:
+    from ..audit.log import AuditLog  # noqa: PLC0415
+    from .agency import AgencyHub, RequestDraft  # noqa: PLC0415
+    from .layout import agency_folder  # noqa: PLC0415
+
+    hub = AgencyHub.restore(agency_folder(data_dir), await AuditLog.open(data_dir))
+    try:
+        sent = await hub.send_request(
+            RequestDraft(
+                case_number=args.case_number,
+                incident_type=args.incident_type,
+                description=args.description,
+                legal_basis=args.legal_basis,
+                polygon=args.polygon,
+                window_start_ms=args.window_start,
+                window_end_ms=args.window_end,
+                valid_for_s=args.valid_for_hours * 3600,
+                contact=args.contact,
+            )
+        )
+    finally:
+        await hub.close()
+    request = sent.request
+    print(
+        f"sent request {request.request_id} (case {request.case_number}): "
+        f"{len(request.area_cells)} cells, about {request.area_m2} m², "
+        f"{request.window_minutes} minutes; event {sent.event_id}"
+    )
+    return 0

@@ -1,0 +1,86 @@
+"""`doorward-hub group agency ...`, `group moderate` and `agency ...` as people type them."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .conftest import synapse
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "doorward_hub", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        check=False,
+    )
+
+
+def test_admit_request_moderate_remove(homeserver: Any, tmp_path: Path) -> None:
+    """An admin admits an agency, the agency joins and sends a request the bot keeps; a request
+    beyond the group's window is taken down; errors are one line with exit code 1."""
+    admin, agency = f"admin-{secrets.token_hex(4)}", f"pd-{secrets.token_hex(4)}"
+    password_file = tmp_path / "password"
+    password_file.write_text(secrets.token_urlsafe(16))
+    synapse.register(homeserver, admin, password_file.read_text(), admin=True)
+    synapse.register(homeserver, agency, password_file.read_text())
+    agency_id = f"@{agency}:{homeserver.server_name}"
+    host = ["--data-dir", str(tmp_path / "host")]
+    pd = ["--data-dir", str(tmp_path / "pd")]
+
+    created = _run(
+        "group", "create", *host, "--homeserver", homeserver.url, "--user", admin,
+        "--password-file", str(password_file), "--name", "Elm Street",
+        "--max-request-window-minutes", "120", "--warrant-required",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    admitted = _run(
+        "group", "agency", "admit", *host, agency_id, "--name", "Elm PD",
+        "--jurisdiction", "Elm County",
+    )  # fmt: skip
+    assert admitted.returncode == 0, admitted.stderr
+    lines = dict(line.strip().split(": ", 1) for line in admitted.stdout.splitlines()[1:])
+    assert _run("group", "moderate", *host, "--once").returncode == 0  # the bot's device keys
+
+    joined = _run(
+        "agency", "join", *pd, "--homeserver", homeserver.url, "--user", agency,
+        "--password-file", str(password_file), "--space", lines["space"],
+        "--requests-room", lines["requests room"],
+    )  # fmt: skip
+    assert joined.returncode == 0, joined.stderr
+    assert (tmp_path / "pd/police/agency").stat().st_mode & 0o777 == 0o700
+
+    request = [
+        "agency", "request", *pd, "--case-number", "2026-77", "--incident-type", "theft",
+        "--description", "Bike stolen", "--legal-basis", "consent",
+        "--polygon", "52.3695,4.8940;52.3710,4.8940;52.3710,4.8965;52.3695,4.8965",
+        "--window-start", "2026-11-29T10:00+00:00", "--window-end", "2026-11-29T11:00+00:00",
+        "--contact", "desk@elm-pd.example",
+    ]  # fmt: skip
+    sent = _run(*request)
+    assert sent.returncode == 0, sent.stderr
+    assert "60 minutes" in sent.stdout
+    moderated = _run("group", "moderate", *host, "--once")
+    assert moderated.returncode == 0, moderated.stderr
+    assert "took down (out_of_policy)" in moderated.stdout  # no warrant attached
+
+    listed = _run("group", "agency", "list", *host, "--json")
+    assert json.loads(listed.stdout)["agencies"][0]["status"] == "active"
+    removed = _run("group", "agency", "remove", *host, agency_id, "--reason", "ended")
+    assert removed.returncode == 0, removed.stderr
+    again = _run("group", "agency", "suspend", *host, agency_id, "--reason", "x")
+    assert again.returncode == 1
+    assert (
+        again.stderr.strip() == f"doorward-hub group: {agency_id} is not an agency of 'Elm Street'"
+    )
+    bad = _run(*request[:-2], "--contact", "x", "--polygon", "1,2;3,4")
+    assert bad.returncode == 2
+    assert "at least three" in bad.stderr
