@@ -14,6 +14,7 @@ from doorward_hub.neighborhood.event_types import GroupPolicy
 from doorward_hub.neighborhood.group_host import GroupHost
 from doorward_hub.police.agencies import AgencyAdmin
 from doorward_hub.police.agency import AgencyHub, RequestDraft
+from doorward_hub.police.evidence import EvidenceStore
 from doorward_hub.police.moderation import RequestModerator
 
 from ..neighborhood.element import PlainClient
@@ -64,6 +65,7 @@ async def make_group(homeserver: Any, tmp: Path, policy: GroupPolicy) -> PoliceG
     agency = await AgencyHub.join(
         tmp / "agency" / "matrix",
         agency_audit,
+        EvidenceStore(tmp / "agency" / "evidence", agency_audit),
         homeserver=homeserver.url,
         user=agency_name,
         password=agency_password,

@@ -41,15 +41,16 @@ async def _content_now(street: PoliceGroup, event_id: str) -> dict[str, Any]:
 
 
 async def test_only_admins_admit_and_the_agency_is_only_in_requests(street: PoliceGroup) -> None:
-    """Admitting writes the record and invites to `requests` only; a member cannot write agency
-    records; suspend/remove change the status, remove also takes the agency out of `requests`."""
+    """Admitting writes the record and invites to the space and `requests` only; a member
+    cannot write agency records; suspend/remove change the status, remove also takes the agency
+    out of the group's rooms."""
     records = await street.admin.agencies()
     assert [(r.user_id, r.name, r.status) for r in records] == [
         (street.agency_id, "Elm PD", "active")
     ]
     assert records[0].admitted_by == street.host.client.user_id
     group = street.host.group()
-    assert set(street.agency.membership.client.rooms) == {group.rooms["requests"]}
+    assert set(street.agency.membership.client.rooms) == {group.space_id, group.rooms["requests"]}
 
     forged = await street.member.client.room_put_state(
         group.space_id,
@@ -73,10 +74,11 @@ async def test_only_admins_admit_and_the_agency_is_only_in_requests(street: Poli
     assert reinstated.status == "active"
     removed = await street.admin.remove(street.agency_id, "contract ended")
     assert removed.status == "removed"
-    member_state = await street.host.client.room_get_state_event(
-        group.rooms["requests"], "m.room.member", street.agency_id
-    )
-    assert member_state.content["membership"] == "leave"
+    for room_id in (group.space_id, group.rooms["requests"]):
+        member_state = await street.host.client.room_get_state_event(
+            room_id, "m.room.member", street.agency_id
+        )
+        assert member_state.content["membership"] == "leave"
     with pytest.raises(MatrixError, match="not an agency"):
         await street.admin.remove(street.agency_id, "again")
 

@@ -103,9 +103,13 @@ class Exporter:
         delivery: Delivery,
         message: str,
         retention_days: int,
+        *,
+        request_id: str | None = None,
+        case_number: str | None = None,
     ) -> ExportResult:
         """Share `clip` through `delivery` under `grant`; the recipient may keep it
-        `retention_days`."""
+        `retention_days`. An answer to a police request names the request and its case in the
+        signed manifest."""
         if grant.item_id != clip.clip_id:
             raise ExportRefused("the grant is for another item")
         if grant.grant_id in self._used_grants:
@@ -131,6 +135,8 @@ class Exporter:
                         redacted=redacted,
                         recipient=delivery.recipient,
                         retention_days=retention_days,
+                        request_id=request_id,
+                        case_number=case_number,
                     )
                 )
             reference = await delivery.deliver(package, message)
@@ -163,6 +169,8 @@ class Exporter:
         redacted: Redacted,
         recipient: str,
         retention_days: int,
+        request_id: str | None,
+        case_number: str | None,
     ) -> ExportPackage:
         """Hash, probe, sign and encrypt (blocking: runs in a thread)."""
         original = sha256_file(clip.video)
@@ -188,6 +196,8 @@ class Exporter:
             ],
             created_ms=created,
             expires_ms=created + retention_days * 86_400_000,
+            request_id=request_id,
+            case_number=case_number,
         )
         return ExportPackage(
             export_id=export_id,

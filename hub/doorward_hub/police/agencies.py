@@ -1,8 +1,10 @@
 """Group admins admit, suspend and remove police agencies (`org.doorward.agency` space state).
 
 The homeserver lets only admins (power 100) set this state, so it is the authority on which
-senders' requests anyone acts on. Admitting invites the agency to the group's `requests` room
-(not the space, the feed or the admins' room); removing takes it out of `requests` again.
+senders' requests anyone acts on. Admitting invites the agency to the space (read-only there:
+it reads the agency list, the policy and the member hubs' published keys, which it verifies
+answers with) and the `requests` room, never the feed or the admins' room; removing takes it
+out of both.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ class AgencyAdmin:
             raise MatrixError("an agency needs a name and a jurisdiction")
         group = self._host.group()
         members = {member.user_id for member in await self._host.members()}
-        if user_id in members:
+        known = {record.user_id for record in await self.agencies()}
+        if user_id in members and user_id not in known:
             raise MatrixError(
                 f"{user_id} is a member of the group; an agency needs its own account"
             )
@@ -55,12 +58,12 @@ class AgencyAdmin:
         admin = str(self._host.client.user_id)
         record = AgencyRecord(user_id, name, jurisdiction, "active", admin, now, admin, now)
         await self._publish(record)
-        requests = group.rooms["requests"]
-        if await self._membership(requests, user_id) not in ("join", "invite"):
-            checked(
-                await self._host.client.room_invite(requests, user_id),
-                f"inviting {user_id} to the requests room",
-            )
+        for room_id in (group.space_id, group.rooms["requests"]):
+            if await self._membership(room_id, user_id) not in ("join", "invite"):
+                checked(
+                    await self._host.client.room_invite(room_id, user_id),
+                    f"inviting {user_id} to the group",
+                )
         return record
 
     async def suspend(self, user_id: str, reason: str) -> AgencyRecord:
@@ -71,12 +74,13 @@ class AgencyAdmin:
     async def remove(self, user_id: str, reason: str) -> AgencyRecord:
         """End the admission and take the agency out of the `requests` room."""
         record = await self._change(user_id, "removed", reason)
-        requests = self._host.group().rooms["requests"]
-        if await self._membership(requests, user_id) in ("join", "invite"):
-            checked(
-                await self._host.client.room_kick(requests, user_id, reason),
-                f"removing {user_id} from the requests room",
-            )
+        group = self._host.group()
+        for room_id in (group.rooms["requests"], group.space_id):
+            if await self._membership(room_id, user_id) in ("join", "invite"):
+                checked(
+                    await self._host.client.room_kick(room_id, user_id, reason),
+                    f"removing {user_id} from the group",
+                )
         return record
 
     async def _change(self, user_id: str, status: AgencyStatus, reason: str) -> AgencyRecord:

@@ -1,12 +1,16 @@
-"""The agency role hub's Matrix side: sign in, join the groups that admitted it, send requests.
+"""The agency role hub's Matrix side: join the group that admitted it, send requests, receive
+answers.
 
 One Matrix account and device per agency hub, kept in `<data>/police/agency/` like a
-household's membership (footage sent to the agency is decrypted only here). Receiving answers,
-verifying them and enforcing their retention build on this (see docs/police.md).
+household's membership (footage sent to the agency is decrypted only here). Answers arrive in
+encrypted direct rooms that member hubs open; each clip is verified against the sender's
+published `org.doorward.member` key and its SHA-256 before it is stored as evidence, and anything
+that fails is stored marked unverified with the reason.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -14,19 +18,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from nio.responses import RoomGetStateResponse, RoomSendResponse
+from nio.responses import (
+    MemoryDownloadResponse,
+    RoomGetStateEventResponse,
+    RoomGetStateResponse,
+    RoomSendResponse,
+)
 
 from ..audit.log import AuditLog
 from ..core.files import read_json, write_json_atomically
+from ..exports.exporter import VIDEO_NAME
+from ..exports.manifest import verify_manifest
 from ..neighborhood import account
 from ..neighborhood.account import MatrixError, checked
-from ..neighborhood.event_types import ADMIN_POWER
+from ..neighborhood.event_types import ADMIN_POWER, MEMBER, InvalidContent, MemberRecord
 from ..neighborhood.membership import GroupEvent, JoinedGroup, Membership
 from .area import polygon_cells
-from .event_types import REJECTION, REQUEST, PoliceRequest, WarrantDocument
+from .event_types import ANSWER, REJECTION, REQUEST, PoliceRequest, WarrantDocument
+from .evidence import (
+    MAX_UNVERIFIED_KEEP_MS,
+    EvidenceItem,
+    EvidenceStore,
+    decrypt_clip,
+    sha256_hex,
+)
 
 DEVICE_NAME: Final = "Doorward agency hub"
 GROUP_FILE: Final = "group.json"
+SENT_FILE: Final = "sent_requests.json"
+ANSWER_ROOM_PREFIX: Final = "answers:"
+MAX_CLIP_BYTES: Final = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -69,10 +90,12 @@ class AgencyHub:
         self,
         membership: Membership,
         audit: AuditLog,
+        evidence: EvidenceStore,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """Use a joined membership; log to `audit`."""
+        """Use a joined membership; log to `audit`; keep answers in `evidence`."""
         self.membership = membership
+        self.evidence = evidence
         self._audit = audit
         self._clock = clock
         self.rejections: list[GroupRejection] = []
@@ -82,6 +105,7 @@ class AgencyHub:
         cls,
         folder: Path,
         audit: AuditLog,
+        evidence: EvidenceStore,
         *,
         homeserver: str,
         user: str,
@@ -93,6 +117,7 @@ class AgencyHub:
         """Log in and accept the group's invite to its `requests` room."""
         client = await account.login(folder, homeserver, user, password, DEVICE_NAME)
         try:
+            checked(await client.join(space_id), "joining the group's space")
             checked(await client.join(requests_room), "joining the group's requests room")
             group = JoinedGroup("", space_id, {"requests": requests_room}, str(client.user_id))
             write_json_atomically(folder / GROUP_FILE, group.to_json())
@@ -100,25 +125,32 @@ class AgencyHub:
         except BaseException:
             await account.close(client)
             raise
-        return cls(Membership(folder, client, group), audit, clock)
+        return cls(Membership(folder, client, group), audit, evidence, clock)
 
     @classmethod
     def restore(
-        cls, folder: Path, audit: AuditLog, clock: Callable[[], float] = time.time
+        cls,
+        folder: Path,
+        audit: AuditLog,
+        evidence: EvidenceStore,
+        clock: Callable[[], float] = time.time,
     ) -> AgencyHub:
         """The kept login and group."""
         raw = read_json(folder / GROUP_FILE)
         if not isinstance(raw, dict):
             raise MatrixError("this agency hub has not joined a group")
-        return cls(Membership(folder, account.restore(folder), JoinedGroup(**raw)), audit, clock)
+        membership = Membership(folder, account.restore(folder), JoinedGroup(**raw))
+        return cls(membership, audit, evidence, clock)
 
     async def close(self) -> None:
         """Close the client's connections."""
         await self.membership.close()
 
     async def sync_once(self, timeout_ms: int = 0) -> None:
-        """One sync: note the group bot's notices about our requests."""
+        """One sync: the group bot's notices about our requests, answers from member hubs, and
+        member hubs' invitations to answer rooms."""
         await self.membership.sync_once(self._receive, timeout_ms=timeout_ms)
+        await self._accept_answer_rooms()
 
     async def send_request(self, draft: RequestDraft) -> SentRequest:
         """Turn the draft into a request, send it encrypted to the group, log it."""
@@ -140,6 +172,9 @@ class AgencyHub:
         )
         content = request.to_content()
         PoliceRequest.from_content(content)  # the same checks every receiver makes
+        sent = read_json(self.membership.folder / SENT_FILE) or {}
+        sent[request.request_id] = {"case_number": request.case_number}
+        write_json_atomically(self.membership.folder / SENT_FILE, sent)
         event_id = await self.send_content(content)
         await self._audit.append(
             "request.sent",
@@ -190,8 +225,133 @@ class AgencyHub:
                 admins.update(u for u, level in users.items() if level >= ADMIN_POWER)
         return admins
 
+    async def _accept_answer_rooms(self) -> None:
+        """Join rooms that member hubs invited us to (answers); refuse other invitations."""
+        client = self.membership.client
+        group = self.membership.group
+        pending = [r for r in client.invited_rooms if r not in group.room_names]
+        if not pending:
+            return
+        members = await self._space_members()
+        for room_id in pending:
+            inviter = client.invited_rooms[room_id].inviter
+            if inviter is None or inviter not in members:
+                await client.room_leave(room_id)
+                await self._audit.append(
+                    "invite.refused", str(inviter), f"room:{room_id}", {"reason": "not a member"}
+                )
+                continue
+            checked(await client.join(room_id), "joining a member hub's answer room")
+            rooms = group.rooms | {ANSWER_ROOM_PREFIX + room_id: room_id}
+            group = JoinedGroup(group.name, group.space_id, rooms, group.user_id, group.removed)
+            self.membership.group = group
+            write_json_atomically(self.membership.folder / GROUP_FILE, group.to_json())
+
+    async def _space_members(self) -> set[str]:
+        state = checked(
+            await self.membership.client.room_get_state(self.membership.group.space_id),
+            "reading the group's members",
+        )
+        assert isinstance(state, RoomGetStateResponse)
+        return {
+            str(e.get("state_key"))
+            for e in state.events
+            if e.get("type") == "m.room.member" and e.get("content", {}).get("membership") == "join"
+        }
+
+    async def _receive_answer(self, event: GroupEvent, block: dict[str, Any]) -> None:
+        request_id = str(block.get("request_id", ""))
+        sent: dict[str, Any] = read_json(self.membership.folder / SENT_FILE) or {}
+        received = int(self._clock() * 1000)
+        plaintext = await self._download(event.content.get("file"))
+        sha = sha256_hex(plaintext) if plaintext is not None else None
+        manifest = block.get("manifest")
+        problem = await self._answer_problem(event.sender, request_id, sent, manifest)
+        if problem is None and sha is None:
+            problem = "the clip could not be downloaded or decrypted"
+        if problem is None:
+            record = await self._member_record(event.sender)
+            assert record is not None
+            verification = verify_manifest(
+                manifest,
+                expected_key=record.identity_key,
+                expected_key_id=record.key_id,
+                shared_sha256={VIDEO_NAME: str(sha)},
+                now_ms=received,
+            )
+            verified, reason = verification.verified, verification.reason
+        else:
+            verified, reason = False, problem
+        expires = manifest.get("expires_ms") if isinstance(manifest, dict) else None
+        if not isinstance(expires, int) or not verified:
+            limit = received + MAX_UNVERIFIED_KEEP_MS
+            expires = min(expires, limit) if isinstance(expires, int) else limit
+        await self.evidence.add(
+            EvidenceItem(
+                evidence_id=sha256_hex(event.event_id.encode())[:20],
+                request_id=request_id,
+                case_number=str(sent.get(request_id, {}).get("case_number", "")),
+                sender=event.sender,
+                received_ms=received,
+                verified=verified,
+                verification=reason,
+                expires_ms=expires,
+                sha256=sha,
+                file=None,
+                manifest=manifest if isinstance(manifest, dict) else None,
+            ),
+            plaintext,
+        )
+
+    async def _answer_problem(
+        self, sender: str, request_id: str, sent: dict[str, Any], manifest: Any
+    ) -> str | None:
+        if request_id not in sent:
+            return "not an answer to a request this agency sent"
+        if not isinstance(manifest, dict):
+            return "no manifest"
+        expected = {
+            "purpose": "police_answer",
+            "request_id": request_id,
+            "case_number": sent[request_id]["case_number"],
+            "recipient": str(self.membership.client.user_id),
+        }
+        for key, value in expected.items():
+            if manifest.get(key) != value:
+                return f"the manifest's {key} is not {value!r}"
+        if await self._member_record(sender) is None:
+            return "the sender has published no hub key in the group"
+        return None
+
+    async def _member_record(self, sender: str) -> MemberRecord | None:
+        response = await self.membership.client.room_get_state_event(
+            self.membership.group.space_id, MEMBER, sender
+        )
+        if not isinstance(response, RoomGetStateEventResponse):
+            return None
+        try:
+            return MemberRecord.from_event(sender, response.content)
+        except InvalidContent:
+            return None
+
+    async def _download(self, file_block: Any) -> bytes | None:
+        if not isinstance(file_block, dict) or not isinstance(file_block.get("url"), str):
+            return None
+        response = await self.membership.client.download(file_block["url"])
+        if not isinstance(response, MemoryDownloadResponse) or len(response.body) > MAX_CLIP_BYTES:
+            return None
+        return await asyncio.to_thread(decrypt_clip, response.body, file_block)
+
     async def _receive(self, events: list[GroupEvent]) -> None:
         for event in events:
+            answer = event.content.get(ANSWER)
+            if (
+                event.room.startswith(ANSWER_ROOM_PREFIX)
+                and event.type == "m.room.message"
+                and isinstance(answer, dict)
+            ):
+                await self._receive_answer(event, answer)
+                continue
             block = event.content.get(REJECTION)
             if event.type != "m.room.message" or not isinstance(block, dict):
                 continue

@@ -209,15 +209,18 @@ async def _moderate(args: argparse.Namespace, data_dir: Path) -> int:
 async def _join(args: argparse.Namespace, data_dir: Path) -> int:
     from ..audit.log import AuditLog  # noqa: PLC0415
     from .agency import AgencyHub  # noqa: PLC0415
-    from .layout import agency_folder  # noqa: PLC0415
+    from .evidence import EvidenceStore  # noqa: PLC0415
+    from .layout import agency_folder, evidence_folder  # noqa: PLC0415
 
     if args.password_file:
         password = args.password_file.read_text().strip()
     else:
         password = await asyncio.to_thread(getpass.getpass, f"Password for {args.user}: ")
+    audit = await AuditLog.open(data_dir)
     hub = await AgencyHub.join(
         agency_folder(data_dir),
-        await AuditLog.open(data_dir),
+        audit,
+        EvidenceStore(evidence_folder(data_dir), audit),
         homeserver=args.homeserver,
         user=args.user,
         password=password,
@@ -234,9 +237,13 @@ async def _join(args: argparse.Namespace, data_dir: Path) -> int:
 async def _request(args: argparse.Namespace, data_dir: Path) -> int:
     from ..audit.log import AuditLog  # noqa: PLC0415
     from .agency import AgencyHub, RequestDraft  # noqa: PLC0415
-    from .layout import agency_folder  # noqa: PLC0415
+    from .evidence import EvidenceStore  # noqa: PLC0415
+    from .layout import agency_folder, evidence_folder  # noqa: PLC0415
 
-    hub = AgencyHub.restore(agency_folder(data_dir), await AuditLog.open(data_dir))
+    audit = await AuditLog.open(data_dir)
+    hub = AgencyHub.restore(
+        agency_folder(data_dir), audit, EvidenceStore(evidence_folder(data_dir), audit)
+    )
     try:
         sent = await hub.send_request(
             RequestDraft(
