@@ -44,7 +44,9 @@ class PoliceGroup:
         await self.host.close()
 
 
-async def make_group(homeserver: Any, tmp: Path, policy: GroupPolicy) -> PoliceGroup:
+async def make_group(
+    homeserver: Any, tmp: Path, policy: GroupPolicy, clock: Callable[[], float] = time.time
+) -> PoliceGroup:
     """Create the group, admit the agency, let everyone sync so keys are known to all."""
     admin_name = f"host-{secrets.token_hex(4)}"
     password = secrets.token_urlsafe(16)
@@ -61,16 +63,17 @@ async def make_group(homeserver: Any, tmp: Path, policy: GroupPolicy) -> PoliceG
     member = await PlainClient.join(await host.invite(), tmp / "member")
     bot = RequestModerator(host, host_audit)
     await bot.sync_once()
-    agency_audit = await AuditLog.open(tmp / "agency")
+    agency_audit = await AuditLog.open(tmp / "agency", clock)
     agency = await AgencyHub.join(
         tmp / "agency" / "matrix",
         agency_audit,
-        EvidenceStore(tmp / "agency" / "evidence", agency_audit),
+        EvidenceStore(tmp / "agency" / "evidence", agency_audit, clock),
         homeserver=homeserver.url,
         user=agency_name,
         password=agency_password,
         space_id=group.space_id,
         requests_room=group.rooms["requests"],
+        clock=clock,
     )
     for _ in range(2):
         await bot.sync_once()
