@@ -34,9 +34,11 @@ from doorward_hub.exports import identity_key
 from doorward_hub.exports.recorded_clips import RecordedClips
 from doorward_hub.neighborhood.feed import Comment, NeighborPost
 from doorward_hub.neighborhood.service import NeighborhoodService
+from doorward_hub.police.household import PendingRequest
 from doorward_hub.recording.library import ClipLibrary
 from doorward_hub.recording.recorder import Recorder
 from doorward_hub.storage.repositories import Repositories
+from doorward_hub.web.api_v1.police import wire_request
 from doorward_hub.web.keys import HubIdentity
 from doorward_hub.web.server import create_app
 from doorward_hub.wire import messages, objects
@@ -148,7 +150,7 @@ class Hub:
             clips=RecordedClips(repositories.clips, library),
             received_retention_days=config.neighborhood.received_retention_days,
         )
-        self.neighborhood.subscribe(self._publish_neighbor_item)
+        self._push_neighborhood()
         await self.neighborhood.start()
         stack.push_async_callback(self.neighborhood.stop)
 
@@ -249,6 +251,16 @@ class Hub:
                 body=item.body,
             )
             self.bus.publish(messages.NeighborCommentMessage(comment).to_dict())
+
+    def _push_neighborhood(self) -> None:
+        """Push neighbors' posts and comments and new police requests to WebSocket clients."""
+        self.neighborhood.subscribe(self._publish_neighbor_item)
+        self.neighborhood.subscribe_police(self._publish_police_request)
+
+    async def _publish_police_request(self, item: PendingRequest) -> None:
+        """Push a new pending police request to the WebSocket clients (Home Assistant)."""
+        held = self.neighborhood.police.held_clip_ids()
+        self.bus.publish(messages.PoliceRequestMessage(wire_request(item, held)).to_dict())
 
     async def run_until_signalled(self, exit_deadline: float | None = None) -> None:
         """Start, run until SIGINT or SIGTERM, then stop.

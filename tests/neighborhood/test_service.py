@@ -35,10 +35,25 @@ async def host(homeserver: Any, tmp_path: Path) -> AsyncIterator[GroupHost]:
     await signed_in.close()
 
 
-async def _service(data_dir: Path, name: str, clips: dict[str, ExportClip]) -> NeighborhoodService:
-    async def lookup(clip_id: str) -> ExportClip | None:
-        return clips.get(clip_id)
+class ClipsById:
+    """Made clips, found by id or by time as the recording library finds them."""
 
+    def __init__(self, clips: dict[str, ExportClip]) -> None:
+        """Serve `clips`."""
+        self.clips = clips
+
+    async def __call__(self, clip_id: str) -> ExportClip | None:
+        """One clip by id."""
+        return self.clips.get(clip_id)
+
+    async def between(self, start_ms: int, end_ms: int) -> list[ExportClip]:
+        """Clips overlapping the window, oldest first."""
+        found = [c for c in self.clips.values() if c.end_ms >= start_ms and c.start_ms <= end_ms]
+        return sorted(found, key=lambda c: c.start_ms)
+
+
+async def _service(data_dir: Path, name: str, clips: dict[str, ExportClip]) -> NeighborhoodService:
+    lookup = ClipsById(clips)
     service = NeighborhoodService(
         data_dir,
         hub_name=name,

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Final
 from doorward_hub.exports.clip import ExportClip
 
 if TYPE_CHECKING:
+    from doorward_hub.models import Clip
     from doorward_hub.recording.library import ClipLibrary
     from doorward_hub.storage.clips import ClipRepository
 
+PAGE: Final = 500
 CLOCK_SOURCE: Final = "doorbell_or_hub"
 """The library keeps a clip's times on the doorbell's clock when its stream maps timestamps to
 it, else on the hub's; it does not record which, so the manifest says both are possible."""
@@ -29,8 +31,24 @@ class RecordedClips:
         if not (clip_id.isascii() and clip_id.isdigit()):
             return None
         clip = await self._clips.get_clip(int(clip_id))
-        if clip is None:
-            return None
+        return None if clip is None else await self._export_clip(clip)
+
+    async def between(self, start_ms: int, end_ms: int) -> list[ExportClip]:
+        """Every clip whose time overlaps [start_ms, end_ms], oldest first (police requests)."""
+        found: list[Clip] = []
+        before: int | None = None
+        while True:
+            page = await self._clips.list_clips(
+                since=start_ms / 1000, until=end_ms / 1000, before_id=before, limit=PAGE
+            )
+            found.extend(page)
+            if len(page) < PAGE:
+                break
+            before = page[-1].id
+        found.sort(key=lambda clip: (clip.start, clip.id))
+        return [await self._export_clip(clip) for clip in found]
+
+    async def _export_clip(self, clip: Clip) -> ExportClip:
         thumbnail = self._library.path(clip.thumbnail_name)
         has_thumbnail = await asyncio.to_thread(thumbnail.exists)
         return ExportClip(

@@ -10,10 +10,10 @@ import asyncio
 import contextlib
 import logging
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from nio.responses import RoomGetStateEventResponse
 
@@ -22,13 +22,15 @@ from ..core.files import read_json, write_json_atomically
 from ..exports.clip import ExportClip
 from ..exports.exporter import Exporter, ExportResult, Grant
 from ..exports.identity_key import IdentityKey
+from ..police.area import home_area_cell
+from ..police.household import HouseholdRequests, RequestListener
 from .account import HomeserverUnreachable, InviteRejected, MatrixError
 from .event_types import GROUP, GroupPolicy, InvalidContent, MemberRecord
 from .feed import Comment, FeedListener, NeighborFeed, NeighborPost
 from .invite import InvalidInvite, Invite
 from .layout import membership_folder, neighborhood_folder
 from .location import home_cell, is_cell
-from .membership import Membership
+from .membership import GroupEvent, Membership
 from .posts import GroupPostDelivery
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,7 +38,17 @@ _LOGGER = logging.getLogger(__name__)
 HOME_FILE: Final = "home.json"
 FIRST_SYNC_TIMEOUT: Final = 30.0
 
-type ClipLookup = Callable[[str], Awaitable[ExportClip | None]]
+
+class Clips(Protocol):
+    """The recording library's clips: one by id, and those overlapping a time window."""
+
+    async def __call__(self, clip_id: str) -> ExportClip | None:
+        """The clip with this API id, or None."""
+        ...
+
+    async def between(self, start_ms: int, end_ms: int) -> list[ExportClip]:
+        """Clips overlapping [start_ms, end_ms], oldest first."""
+        ...
 
 
 class NeighborhoodError(Exception):
@@ -87,7 +99,7 @@ class NeighborhoodService:
         hub_name: str,
         identity: IdentityKey,
         audit: AuditLog,
-        clips: ClipLookup,
+        clips: Clips,
         received_retention_days: float,
     ) -> None:
         """Keep files under `data_dir/neighborhood`; look clips up with `clips`."""
@@ -104,6 +116,8 @@ class NeighborhoodService:
         self._synced = asyncio.Event()
         self._sync_error: str | None = None
         self._listeners: list[FeedListener] = []
+        self._police: HouseholdRequests | None = None
+        self._police_listeners: list[RequestListener] = []
 
     # lifecycle
 
@@ -133,13 +147,24 @@ class NeighborhoodService:
         cell = raw.get("cell") if isinstance(raw, dict) else None
         return str(cell) if is_cell(cell) else None
 
+    def _home_area_cell(self) -> str | None:
+        """The home's resolution-9 cell, matched against police requests' areas (never sent)."""
+        raw = read_json(neighborhood_folder(self._data_dir) / HOME_FILE)
+        cell = raw.get("area_cell") if isinstance(raw, dict) else None
+        return str(cell) if isinstance(cell, str) else None
+
     async def set_home(self, latitude: float, longitude: float) -> str:
-        """Set the home location; only its resolution-8 cell is kept."""
+        """Set the home location; only its resolution-8 cell (posts) and resolution-9 cell
+        (matching police requests on this hub) are kept."""
         try:
             cell = home_cell(latitude, longitude)
+            area_cell = home_area_cell(latitude, longitude)
         except ValueError as err:
             raise NeighborhoodError("invalid_location", str(err)) from err
-        write_json_atomically(neighborhood_folder(self._data_dir) / HOME_FILE, {"cell": cell})
+        write_json_atomically(
+            neighborhood_folder(self._data_dir) / HOME_FILE,
+            {"cell": cell, "area_cell": area_cell},
+        )
         if self._feed is not None:
             await self._stop_sync()
             await self._feed.close()
@@ -263,6 +288,22 @@ class NeighborhoodService:
         except MatrixError as err:
             raise _matrix_error(err) from err
 
+    # police requests
+
+    @property
+    def police(self) -> HouseholdRequests:
+        """The police requests shown to this household; `not_joined` when not in a group."""
+        self._require_membership()
+        if self._police is None:
+            raise NeighborhoodError("not_ready", "the hub has not reached the group yet")
+        return self._police
+
+    def subscribe_police(self, listener: RequestListener) -> None:
+        """Call `listener` with each new pending police request."""
+        self._police_listeners.append(listener)
+        if self._police is not None:
+            self._police.subscribe(listener)
+
     # internals
 
     def _require_membership(self) -> Membership:
@@ -289,6 +330,16 @@ class NeighborhoodService:
             neighborhood_folder(self._data_dir) / "feed", self._membership, cell or ""
         )
         self._feed.subscribe(self._notify)
+        self._police = HouseholdRequests(
+            neighborhood_folder(self._data_dir) / "police",
+            self._membership,
+            self._identity,
+            self._audit,
+            self._clips,
+            home_cell=self._home_area_cell(),
+        )
+        for listener in self._police_listeners:
+            self._police.subscribe(listener)
         self._synced.clear()
         self._sync_task = asyncio.create_task(self._sync(), name="doorward-group-sync")
 
@@ -300,14 +351,19 @@ class NeighborhoodService:
             listener(item)
 
     async def _sync(self) -> None:
-        membership, feed = self._membership, self._feed
+        membership, feed, police = self._membership, self._feed, self._police
         assert membership is not None
         assert feed is not None
+        assert police is not None
+
+        async def sink(events: list[GroupEvent]) -> None:
+            await feed(events)
+            await police(events)
 
         try:
-            await membership.sync_once(feed, timeout_ms=0)
+            await membership.sync_once(sink, timeout_ms=0)
             self._synced.set()
-            removal = await membership.run(feed)
+            removal = await membership.run(sink)
             _LOGGER.warning("removed from %s: %s", membership.group.name, removal.reason)
         except MatrixError as err:
             self._sync_error = str(err)

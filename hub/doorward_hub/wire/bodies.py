@@ -118,3 +118,26 @@ SHARE = vol.Schema(
     }
 )
 """`POST /clips/{clip_id}/share` (the body may be left out)."""
+
+POLICE_ANSWER = vol.Schema(
+    {
+        vol.Optional(
+            "clip_ids",
+            default=None,
+            description="the clips to share (a subset of the request's matching clips); "
+            "left out or null: all of them",
+        ): vol.Any(
+            None,
+            vol.All([vol.All(text, vol.Length(min=1, max=32))], vol.Length(min=1, max=500)),
+        ),
+        vol.Optional(
+            "retention_days",
+            default=None,
+            description="how long the agency may keep the footage (capped by the group's policy)",
+        ): vol.Any(None, vol.All(int, vol.Range(min=1, max=3650))),
+        vol.Optional("message", default="", description="what the agency reads"): vol.All(
+            text, vol.Length(max=500)
+        ),
+    }
+)
+"""`POST /police/requests/{request_id}/answer`: one person's answer to one request."""

@@ -6,7 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from doorward_hub.wire.objects import Clip, Doorbell, Event, Id, NeighborPost, Seq, WireObject
+from doorward_hub.wire.objects import (
+    Clip,
+    Doorbell,
+    Event,
+    Id,
+    NeighborPost,
+    PoliceRequest,
+    Seq,
+    WireObject,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +104,15 @@ class NeighborCommentMessage(WireObject):
     type: Literal["neighbor_comment"] = "neighbor_comment"
 
 
+@dataclass(frozen=True, slots=True)
+class PoliceRequestMessage(WireObject):
+    """A police request became pending on this hub: it needs a person's answer (live only; the
+    requests route lists what a client missed)."""
+
+    request: PoliceRequest
+    type: Literal["police_request"] = "police_request"
+
+
 PUSH_MESSAGES: tuple[type[WireObject], ...] = (
     Hello,
     EventMessage,
@@ -105,5 +123,6 @@ PUSH_MESSAGES: tuple[type[WireObject], ...] = (
     ClipRemoved,
     NeighborPostMessage,
     NeighborCommentMessage,
+    PoliceRequestMessage,
 )
 """Every message the push channel sends."""

@@ -344,3 +344,45 @@ class ClipShared(WireObject):
 
     export_id: str
     event_id: str = field(metadata=_about("the Matrix event of the post"))
+
+
+@dataclass(frozen=True, slots=True)
+class PoliceRequest(WireObject):
+    """A police request shown to this household, in full, with the clips that match it."""
+
+    request_id: str
+    agency: str = field(metadata=_about("the agency's Matrix id, admitted by the group"))
+    case_number: str
+    incident_type: str
+    description: str
+    legal_basis: str = field(metadata=_about("`consent`, `warrant` or `exigent`"))
+    has_warrant: bool
+    area_cells: int = field(metadata=_about("how many H3 cells (resolution 9) the area has"))
+    area_m2: int
+    window_start_ms: int
+    window_end_ms: int
+    expires_ms: int
+    contact: str
+    received_ms: int
+    state: str = field(metadata=_about("`pending`, `answered`, `declined` or `expired`"))
+    clip_ids: list[str] = field(metadata=_about("the stored clips overlapping the window"))
+    shared_clip_ids: list[str]
+    held_clip_ids: list[str] = field(
+        metadata=_about("clips kept from retention while the request is pending")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PoliceRequestList(WireObject):
+    """The police requests shown to this household, newest first."""
+
+    requests: list[PoliceRequest]
+
+
+@dataclass(frozen=True, slots=True)
+class PoliceAnswer(WireObject):
+    """What an answer shared: one export per clip, sent to the agency."""
+
+    request_id: str
+    shared_clip_ids: list[str]
+    event_ids: list[str] = field(metadata=_about("the Matrix events that carried the clips"))

@@ -11,6 +11,7 @@ from doorward_hub.web.api_v1 import (
     doorbells,
     events,
     neighborhood,
+    police,
     websocket,
 )
 from doorward_hub.web.api_v1.auth import auth_middleware
@@ -18,7 +19,7 @@ from doorward_hub.web.operations import Routes
 
 ROUTES: tuple[Routes, ...] = tuple(
     module.routes
-    for module in (clients, doorbells, credentials, events, clips, neighborhood, websocket)
+    for module in (clients, doorbells, credentials, events, clips, neighborhood, police, websocket)
 )
 """Every route of the client API, module by module."""
 

@@ -1,0 +1,142 @@
+"""The police request routes of the hub API: the requests shown to this household and its
+answers. Each answer is one call for one person's decision about one request; nothing answers
+on its own (DESIGN.md, invariant 2)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from doorward_hub.neighborhood.service import NeighborhoodError, NeighborhoodService
+from doorward_hub.police.household import AnswerError, HouseholdRequests, PendingRequest
+from doorward_hub.protocol import API_PREFIX
+from doorward_hub.web.api_v1.auth import TOKEN_ID
+from doorward_hub.web.errors import ApiError
+from doorward_hub.web.keys import NEIGHBORHOOD
+from doorward_hub.web.operations import Body, Reply, Routes, string
+from doorward_hub.web.requests import read_body
+from doorward_hub.wire import bodies
+from doorward_hub.wire.objects import PoliceAnswer, PoliceRequest, PoliceRequestList
+
+REQUEST_ID = string("request_id", "path", "the request's id, as the requests route lists it")
+NOT_READY = Reply(409, "not in a group (`not_joined`) or removed from it (`removed`)")
+_STATUS = {
+    "not_found": 404,
+    "not_pending": 409,
+    "expired": 409,
+    "not_matching": 400,
+    "no_clips": 400,
+    "invalid": 400,
+    "not_joined": 409,
+    "removed": 409,
+    "not_ready": 503,
+    "homeserver_unreachable": 502,
+    "homeserver_refused": 502,
+}
+
+routes = Routes(API_PREFIX)
+
+
+def _requests(request: web.Request) -> HouseholdRequests:
+    service: NeighborhoodService = request.config_dict[NEIGHBORHOOD]
+    try:
+        return service.police
+    except NeighborhoodError as err:
+        raise ApiError(_STATUS.get(err.code, 502), err.code, str(err)) from err
+
+
+def wire_request(item: PendingRequest, held: set[str]) -> PoliceRequest:
+    """A pending request as the API and the WebSocket show it."""
+    request = item.request
+    return PoliceRequest(
+        request_id=request.request_id,
+        agency=request.agency,
+        case_number=request.case_number,
+        incident_type=request.incident_type,
+        description=request.description,
+        legal_basis=request.legal_basis,
+        has_warrant=request.warrant is not None,
+        area_cells=len(request.area_cells),
+        area_m2=request.area_m2,
+        window_start_ms=request.window_start_ms,
+        window_end_ms=request.window_end_ms,
+        expires_ms=request.expires_ms,
+        contact=request.contact,
+        received_ms=item.received_ms,
+        state=item.state,
+        clip_ids=list(item.clip_ids),
+        shared_clip_ids=list(item.shared_clip_ids),
+        held_clip_ids=[clip_id for clip_id in item.clip_ids if clip_id in held],
+    )
+
+
+@routes.get(
+    "/police/requests",
+    summary="The police requests shown to this household, newest first",
+    replies=(Reply(200, "the requests", PoliceRequestList), NOT_READY),
+)
+async def police_requests(request: web.Request) -> web.Response:
+    """Every request shown to this household (pending, answered, declined, expired)."""
+    household = _requests(request)
+    held = household.held_clip_ids()
+    listed = PoliceRequestList([wire_request(item, held) for item in household.requests()])
+    return web.json_response(listed.to_dict())
+
+
+def _actor(request: web.Request) -> str:
+    return f"client:{request[TOKEN_ID]}"
+
+
+def _answer_error(err: AnswerError | NeighborhoodError) -> ApiError:
+    return ApiError(_STATUS.get(err.code, 502), err.code, str(err))
+
+
+@routes.post(
+    "/police/requests/{request_id}/answer",
+    summary="Share all or a chosen subset of the request's matching clips with the agency: one "
+    "call is one person's decision about one request",
+    params=(REQUEST_ID,),
+    body=Body(bodies.POLICE_ANSWER, "which clips, how long the agency may keep them"),
+    replies=(
+        Reply(201, "shared", PoliceAnswer),
+        Reply(400, "the body breaks its schema, or a clip does not match (`not_matching`)"),
+        Reply(404, "no such request was shown to this hub (`not_found`)"),
+        Reply(409, "already answered or declined (`not_pending`), or `expired`"),
+        Reply(502, "the homeserver cannot be reached or refused"),
+        Reply(503, "the hub has not reached the group yet (`not_ready`)"),
+    ),
+)
+async def answer_police_request(request: web.Request) -> web.Response:
+    """Share the chosen clips with the agency (all matching ones when none are named)."""
+    body = await read_body(request)
+    try:
+        result = await _requests(request).answer(
+            str(REQUEST_ID.value(request, "")),
+            _actor(request),
+            body["clip_ids"],
+            retention_days=body["retention_days"],
+            message=body["message"],
+        )
+    except AnswerError as err:
+        raise _answer_error(err) from err
+    answer = PoliceAnswer(result.request_id, result.shared_clip_ids, result.references)
+    return web.json_response(answer.to_dict(), status=201)
+
+
+@routes.post(
+    "/police/requests/{request_id}/decline",
+    summary="Decline the request: nothing is sent to anyone; the audit log records it",
+    params=(REQUEST_ID,),
+    replies=(
+        Reply(204, "declined"),
+        Reply(404, "no such request was shown to this hub (`not_found`)"),
+        Reply(409, "already answered or declined (`not_pending`), or `expired`"),
+        Reply(503, "the hub has not reached the group yet (`not_ready`)"),
+    ),
+)
+async def decline_police_request(request: web.Request) -> web.Response:
+    """Decline: nothing leaves the hub."""
+    try:
+        await _requests(request).decline(str(REQUEST_ID.value(request, "")), _actor(request))
+    except AnswerError as err:
+        raise _answer_error(err) from err
+    return web.Response(status=204)
