@@ -92,6 +92,8 @@ async def _recorded_clip(hub: Hub, folder: Path) -> Clip:
     assert made.thumbnail is not None
     thumbnail = library.path(name.removesuffix(".mp4") + ".jpg")
     await asyncio.to_thread(made.thumbnail.replace, thumbnail)
+    for path in (library.path(name), thumbnail):  # owner-only, as the recorder writes clips
+        await asyncio.to_thread(path.chmod, 0o600)
     data = await asyncio.to_thread(library.path(name).read_bytes)
     return await library.add(
         Clip(

@@ -20,7 +20,7 @@ import aiohttp
 from nio.client.async_client import AsyncClient, AsyncClientConfig
 from nio.responses import ErrorResponse, Response
 
-from ..core.files import private_folder, read_json, write_json_atomically
+from ..core.files import make_private, private_folder, read_json, write_json_atomically
 
 ACCOUNT_FILE: Final = "account.json"
 CRYPTO_DIR: Final = "crypto"
@@ -163,9 +163,7 @@ async def login(
     client = _new_client(folder, credentials)
     try:
         await _login(client, credentials, device_name)
-        _save(
-            folder, replace(credentials, user_id=client.user_id, access_token=client.access_token)
-        )
+        _save_login(folder, credentials, client)
     except BaseException:
         await close(client)
         raise
@@ -193,6 +191,7 @@ def _pending(folder: Path, homeserver: str, username: str) -> tuple[Credentials,
 
 def _save_login(folder: Path, credentials: Credentials, client: AsyncClient) -> None:
     _save(folder, replace(credentials, user_id=client.user_id, access_token=client.access_token))
+    make_private(folder / CRYPTO_DIR)  # nio created its store with the process's umask
 
 
 def _save(folder: Path, credentials: Credentials) -> None:
@@ -212,6 +211,7 @@ def restore(folder: Path) -> AsyncClient:
     kept = credentials(folder)
     client = _new_client(folder, kept)
     client.restore_login(kept.user_id, kept.device_id, kept.access_token)
+    make_private(folder / CRYPTO_DIR)
     return client
 
 
