@@ -150,7 +150,7 @@ class Hub:
             clips=RecordedClips(repositories.clips, library),
             received_retention_days=config.neighborhood.received_retention_days,
         )
-        self._push_neighborhood()
+        self._connect_neighborhood(library)
         await self.neighborhood.start()
         stack.push_async_callback(self.neighborhood.stop)
 
@@ -252,10 +252,12 @@ class Hub:
             )
             self.bus.publish(messages.NeighborCommentMessage(comment).to_dict())
 
-    def _push_neighborhood(self) -> None:
-        """Push neighbors' posts and comments and new police requests to WebSocket clients."""
+    def _connect_neighborhood(self, library: ClipLibrary) -> None:
+        """Push neighbors' posts and comments and new police requests to WebSocket clients;
+        keep clips that a pending police request matches from retention."""
         self.neighborhood.subscribe(self._publish_neighbor_item)
         self.neighborhood.subscribe_police(self._publish_police_request)
+        library.hold_while(self.neighborhood.held_clip_ids)
 
     async def _publish_police_request(self, item: PendingRequest) -> None:
         """Push a new pending police request to the WebSocket clients (Home Assistant)."""

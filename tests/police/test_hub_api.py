@@ -34,7 +34,8 @@ async def test_a_request_is_pushed_listed_and_answered_through_the_api(
 ) -> None:
     """Hub A (clips in the window) gets the request on its WebSocket and lists it with the
     matching clip held; hub B (no clips) lists nothing; A's answer call delivers the clip to the
-    agency, verified; answering twice, foreign clips and unknown requests are refused."""
+    agency, verified; the clip is held from retention only while the request is pending;
+    answering twice, foreign clips and unknown requests are refused."""
     a, b = hubs
     assert (await a.call("GET", "/police/requests"))[1]["error"] == "not_joined"
     for running, home in ((a, HOME_INSIDE), (b, HOME_ALSO_INSIDE)):
@@ -73,6 +74,9 @@ async def test_a_request_is_pushed_listed_and_answered_through_the_api(
     assert (shown["case_number"], shown["legal_basis"]) == ("2026-1234", "consent")
     assert shown["held_clip_ids"] == [str(clip.id)]
     assert (await b.call("GET", "/police/requests"))[1] == {"requests": []}
+    library = a.hub.recorder.library
+    library.free_bytes = lambda _folder: 0  # a full disk: retention would delete every clip
+    assert await library.enforce_retention() == []  # but this one is held for the request
 
     request_path = f"/police/requests/{sent.request.request_id}"
     status, body = await a.call("POST", f"{request_path}/answer", {"clip_ids": ["999"]})
@@ -93,4 +97,5 @@ async def test_a_request_is_pushed_listed_and_answered_through_the_api(
     assert items[0].manifest is not None
     assert items[0].manifest["expires_ms"] - items[0].manifest["created_ms"] == 5 * 86_400_000
     kept = group.agency.evidence.folder / str(items[0].file)
-    assert kept.read_bytes() == a.hub.recorder.library.path(clip.file_name).read_bytes()
+    assert kept.read_bytes() == library.path(clip.file_name).read_bytes()
+    assert [c.id for c in await library.enforce_retention()] == [clip.id]  # hold released

@@ -298,6 +298,10 @@ class NeighborhoodService:
             raise NeighborhoodError("not_ready", "the hub has not reached the group yet")
         return self._police
 
+    def held_clip_ids(self) -> set[str]:
+        """Clips matching a pending police request (retention keeps them)."""
+        return self._police.held_clip_ids() if self._police is not None else set()
+
     def subscribe_police(self, listener: RequestListener) -> None:
         """Call `listener` with each new pending police request."""
         self._police_listeners.append(listener)

@@ -14,7 +14,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,6 +59,7 @@ class ClipLibrary:
         self._lock = asyncio.Lock()  # one retention pass or deletion at a time
         self._task: asyncio.Task[None] | None = None
         self.free_bytes: Callable[[Path], int] = free_bytes  # replaceable in tests
+        self._held: Callable[[], Collection[str]] = frozenset
         private_folder(folder)
 
     def path(self, file_name: str) -> Path:
@@ -150,11 +151,18 @@ class ClipLibrary:
         )
         self._bus.publish(messages.ClipRemoved(clip.id).to_dict())
 
+    def hold_while(self, held: Callable[[], Collection[str]]) -> None:
+        """Never delete the clips whose ids `held()` names (those matching a pending police
+        request: the household must be able to answer with them)."""
+        self._held = held
+
     async def enforce_retention(self) -> list[Clip]:
         """Delete clips past their doorbell's age limit, then the oldest ones while the total
-        size is over `max_total_mb` or free space is under `min_free_mb`. Returns the deleted."""
+        size is over `max_total_mb` or free space is under `min_free_mb`; held clips stay.
+        Returns the deleted."""
         async with self._lock:
-            clips = await self._store.all_clips()
+            held = set(self._held())
+            clips = [clip for clip in await self._store.all_clips() if str(clip.id) not in held]
             now = time.time()
             deleted: list[Clip] = []
             kept: list[Clip] = []
