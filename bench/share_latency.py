@@ -105,16 +105,27 @@ def median_ms(action: Any, repeats: int = 10) -> float:
     return statistics.median(times)
 
 
-async def household(folder: Path, name: str, clips: dict[str, ExportClip]) -> NeighborhoodService:
-    async def lookup(clip_id: str) -> ExportClip | None:
-        return clips.get(clip_id)
+class MadeClips:
+    """The benchmark's clips, by id or by time, as the recording library gives them."""
 
+    def __init__(self, clips: dict[str, ExportClip]) -> None:
+        self.clips = clips
+
+    async def __call__(self, clip_id: str) -> ExportClip | None:
+        return self.clips.get(clip_id)
+
+    async def between(self, start_ms: int, end_ms: int) -> list[ExportClip]:
+        found = [c for c in self.clips.values() if c.end_ms >= start_ms and c.start_ms <= end_ms]
+        return sorted(found, key=lambda c: c.start_ms)
+
+
+async def household(folder: Path, name: str, clips: dict[str, ExportClip]) -> NeighborhoodService:
     service = NeighborhoodService(
         folder,
         hub_name=name,
         identity=load_or_create(folder),
         audit=await AuditLog.open(folder),
-        clips=lookup,
+        clips=MadeClips(clips),
         received_retention_days=7,
     )
     await service.start()
