@@ -17,6 +17,8 @@ from doorward_hub.police.moderation import Decision
 
 from .groups import PoliceGroup, draft, make_group, until
 
+pytestmark = pytest.mark.timeout(300)  # real hubs and Synapse; slow on a loaded machine
+
 
 @pytest.fixture
 async def street(homeserver: Any, tmp_path: Path) -> AsyncIterator[PoliceGroup]:

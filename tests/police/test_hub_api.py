@@ -15,6 +15,8 @@ from doorward_hub.neighborhood.event_types import GroupPolicy
 from ..neighborhood.test_hub_api import RunningHub, _recorded_clip, hubs
 from .groups import PoliceGroup, draft, make_group, until
 
+pytestmark = pytest.mark.timeout(300)  # real hubs and Synapse; slow on a loaded machine
+
 __all__ = ["hubs"]
 
 HOME_INSIDE = (52.3702, 4.8952)
@@ -74,9 +76,25 @@ async def test_a_request_is_pushed_listed_and_answered_through_the_api(
     assert (shown["case_number"], shown["legal_basis"]) == ("2026-1234", "consent")
     assert shown["held_clip_ids"] == [str(clip.id)]
     assert (await b.call("GET", "/police/requests"))[1] == {"requests": []}
+
+    second = await group.agency.send_request(
+        draft(window_start_ms=now_ms - 1800_000, window_end_ms=now_ms, case_number="2026-1235")
+    )
+
+    async def second_shown() -> list[Any]:
+        await group.agency.sync_once(timeout_ms=1000)
+        return [r for r in (await a.call("GET", "/police/requests"))[1]["requests"]
+                if r["request_id"] == second.request.request_id]  # fmt: skip
+
+    for _ in range(30):
+        if await second_shown():
+            break
+    else:
+        raise AssertionError("the second request was not shown")
     library = a.hub.recorder.library
+    original = library.path(clip.file_name).read_bytes()
     library.free_bytes = lambda _folder: 0  # a full disk: retention would delete every clip
-    assert await library.enforce_retention() == []  # but this one is held for the request
+    assert await library.enforce_retention() == []  # but this one is held for the requests
 
     request_path = f"/police/requests/{sent.request.request_id}"
     status, body = await a.call("POST", f"{request_path}/answer", {"clip_ids": ["999"]})
@@ -89,13 +107,21 @@ async def test_a_request_is_pushed_listed_and_answered_through_the_api(
     status, body = await b.call("POST", f"{request_path}/decline")
     assert (status, body["error"]) == (404, "not_found")
     status, listed = await a.call("GET", "/police/requests")
-    assert listed["requests"][0]["state"] == "answered"
-    assert listed["requests"][0]["held_clip_ids"] == []
+    assert [(r["state"], r["held_clip_ids"]) for r in listed["requests"]] == [
+        ("pending", [str(clip.id)]),  # the second request still holds the clip
+        ("answered", []),
+    ]
+
+    status, _ = await a.call("POST", f"/police/requests/{second.request.request_id}/decline")
+    assert status == 204
+    status, listed = await a.call("GET", "/police/requests")
+    assert [r["state"] for r in listed["requests"]] == ["declined", "answered"]
+    await library.enforce_retention()
+    assert not library.path(clip.file_name).exists()  # no request holds it any more
 
     items = await until(group.agency.evidence.items, group.agency.sync_once)
     assert [i.verified for i in items] == [True]
     assert items[0].manifest is not None
     assert items[0].manifest["expires_ms"] - items[0].manifest["created_ms"] == 5 * 86_400_000
     kept = group.agency.evidence.folder / str(items[0].file)
-    assert kept.read_bytes() == library.path(clip.file_name).read_bytes()
-    assert [c.id for c in await library.enforce_retention()] == [clip.id]  # hold released
+    assert kept.read_bytes() == original

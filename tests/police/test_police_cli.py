@@ -10,7 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import synapse
+
+pytestmark = pytest.mark.timeout(300)  # real hubs and Synapse; slow on a loaded machine
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

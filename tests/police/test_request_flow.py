@@ -34,6 +34,8 @@ from ..neighborhood.households import Household
 from ..neighborhood.media import make_clip
 from .groups import PoliceGroup, draft, make_group, until
 
+pytestmark = pytest.mark.timeout(300)  # real hubs and Synapse; slow on a loaded machine
+
 HOME_A = (52.3702, 4.8952)
 HOME_B = (52.3704, 4.8948)
 HOME_C = (52.3900, 4.9300)

@@ -65,7 +65,9 @@ def wire_request(item: PendingRequest, held: set[str]) -> PoliceRequest:
         state=item.state,
         clip_ids=list(item.clip_ids),
         shared_clip_ids=list(item.shared_clip_ids),
-        held_clip_ids=[clip_id for clip_id in item.clip_ids if clip_id in held],
+        held_clip_ids=[
+            clip_id for clip_id in item.clip_ids if item.state == "pending" and clip_id in held
+        ],
     )
 
 
