@@ -20,10 +20,12 @@ import aiohttp
 from nio.client.async_client import AsyncClient, AsyncClientConfig
 from nio.responses import ErrorResponse, Response
 
-from ..core.files import private_folder, read_json, write_json_atomically
+from ..core.files import create_private_file, private_folder, read_json, write_json_atomically
 
 ACCOUNT_FILE: Final = "account.json"
 CRYPTO_DIR: Final = "crypto"
+CRYPTO_STORE: Final = "store.db"
+"""The crypto store in `CRYPTO_DIR`: one fixed name, so it can be created private first."""
 REQUEST_TIMEOUT: Final = 30.0
 
 
@@ -71,15 +73,19 @@ def _client_config() -> AsyncClientConfig:
         request_timeout=REQUEST_TIMEOUT,
         max_timeouts=2,
         max_limit_exceeded=5,
+        store_name=CRYPTO_STORE,
     )
 
 
 def _new_client(folder: Path, credentials: Credentials) -> AsyncClient:
+    store = private_folder(folder / CRYPTO_DIR)
+    # Created private before nio opens it: SQLite keeps the mode it finds.
+    create_private_file(store / CRYPTO_STORE)
     return AsyncClient(
         credentials.homeserver,
         credentials.user_id,
         device_id=credentials.device_id,
-        store_path=str(private_folder(folder / CRYPTO_DIR)),
+        store_path=str(store),
         config=_client_config(),
     )
 
