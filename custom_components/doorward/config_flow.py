@@ -57,6 +57,8 @@ LEAVE_SCHEMA = probatio.Schema({probatio.Required(CONF_LEAVE, default=False): Bo
 # The hub's refusals of a join, each with its own translated message.
 JOIN_ERRORS = {
     "invalid_invite": "invalid_invite",
+    # The join body is only the invite: a body the hub's schema refuses is not an invite.
+    "invalid_request": "invalid_invite",
     "invite_rejected": "invite_rejected",
     "homeserver_unreachable": "homeserver_unreachable",
     "homeserver_refused": "homeserver_refused",
