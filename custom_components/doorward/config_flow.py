@@ -244,7 +244,7 @@ class DoorwardOptionsFlow(OptionsFlow):
             status = await client.neighborhood()
         except DoorwardError:
             return self.async_abort(reason="cannot_connect")
-        if status.joined:
+        if status.in_group:  # joined, or removed by an admin: leaving clears it
             return await self.async_step_leave()
         return await self.async_step_join(user_input)
 

@@ -159,5 +159,5 @@ class DoorwardGroupSensor(DoorwardGroupEntity, SensorEntity):
     def _async_update_attrs(self) -> None:
         super()._async_update_attrs()
         self._attr_native_value = self.entity_description.value_fn(self.neighborhood)
-        if (last_reset := self.entity_description.last_reset_fn) is not None:
-            self._attr_last_reset = last_reset(self.neighborhood)
+        last_reset = self.entity_description.last_reset_fn
+        self._attr_last_reset = last_reset(self.neighborhood) if last_reset else None

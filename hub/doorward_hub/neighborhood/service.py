@@ -199,8 +199,11 @@ class NeighborhoodService:
 
     async def leave(self, actor: str) -> None:
         """Leave the group: the device is deleted on the homeserver, keys and the group's
-        received footage are removed from this hub."""
-        membership = self._require_membership()
+        received footage are removed from this hub. A hub an admin removed leaves the same
+        way (it is how the household clears the removal and can join again)."""
+        membership = self._membership
+        if membership is None:
+            raise NeighborhoodError("not_joined", "this hub is not in a group")
         await self._stop_sync()
         if self._feed is not None:
             await self._feed.close()
