@@ -195,7 +195,7 @@ async def test_group_device_posts_members_media_and_removal(
 
     _, result = await _options(hass, config_entry, {"invite": (await group_host.invite()).encode()})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    await wait_for(lambda: group_device())
+    await wait_for(group_device)
     device = group_device()
     assert device is not None
     hub_device = devices.async_get_device_by_identifier((DOMAIN, hub.hub_id), config_entry.entry_id)
