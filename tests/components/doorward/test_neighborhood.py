@@ -152,6 +152,13 @@ async def test_neighbor_post_fires_and_notifies_within_range(
     )
     assert [c.data["title"] for c in calls] == ["Neighbor post nearby"]
     assert calls[0].data["message"] == "Parcel gone · 1 cells away"
+    link = state.attributes["url"]
+    assert calls[0].data["data"] == {
+        "tag": "doorward-post-$near",
+        "url": link,
+        "clickAction": link,
+        "image": state.attributes["thumbnail"],
+    }
 
     data.async_handle_message({"type": "neighbor_post", "post": _post("$far", 7)})
     text_post = _post("$text", None, kind="text", has_video=False, has_thumbnail=False)
