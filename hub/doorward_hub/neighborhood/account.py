@@ -20,7 +20,7 @@ import aiohttp
 from nio.client.async_client import AsyncClient, AsyncClientConfig
 from nio.responses import ErrorResponse, Response
 
-from ..core.files import private_folder, read_json, write_json_atomically
+from ..core.files import make_private, private_folder, read_json, write_json_atomically
 
 ACCOUNT_FILE: Final = "account.json"
 CRYPTO_DIR: Final = "crypto"
@@ -82,6 +82,12 @@ def _new_client(folder: Path, credentials: Credentials) -> AsyncClient:
         store_path=str(private_folder(folder / CRYPTO_DIR)),
         config=_client_config(),
     )
+
+
+def _private_store(folder: Path) -> None:
+    """nio's crypto store (SQLite, made with the process umask) readable by the hub alone;
+    SQLite gives its journal files the database's mode."""
+    make_private(folder / CRYPTO_DIR)
 
 
 def _new_device_id() -> str:
@@ -148,6 +154,7 @@ async def register(
     except BaseException:
         await close(client)
         raise
+    _private_store(folder)
     return client
 
 
@@ -169,6 +176,7 @@ async def login(
     except BaseException:
         await close(client)
         raise
+    _private_store(folder)
     return client
 
 
@@ -212,6 +220,7 @@ def restore(folder: Path) -> AsyncClient:
     kept = credentials(folder)
     client = _new_client(folder, kept)
     client.restore_login(kept.user_id, kept.device_id, kept.access_token)
+    _private_store(folder)
     return client
 
 

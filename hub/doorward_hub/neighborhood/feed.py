@@ -24,7 +24,7 @@ import aiosqlite
 from nio.crypto.attachments import decrypt_attachment
 from nio.responses import MemoryDownloadResponse, RoomGetStateEventResponse
 
-from ..core.files import private_folder
+from ..core.files import create_private_file, private_folder
 from ..exports.exporter import VIDEO_NAME
 from ..exports.manifest import Verification, verify_manifest
 from .event_types import MEMBER, InvalidContent, MemberRecord
@@ -154,6 +154,8 @@ class NeighborFeed:
         """Open (or create) the feed kept in `folder` (0700)."""
         await asyncio.to_thread(private_folder, folder)
         await asyncio.to_thread(private_folder, folder / "media")
+        # Made 0600 before SQLite opens it (SQLite gives its journal files the same mode).
+        await asyncio.to_thread(create_private_file, folder / "feed.db")
         db = await aiosqlite.connect(folder / "feed.db")
         await db.executescript(SCHEMA)
         await db.commit()
