@@ -88,9 +88,10 @@ class DoorwardGroupSensorEntityDescription(SensorEntityDescription):
 GROUP_SENSORS: tuple[DoorwardGroupSensorEntityDescription, ...] = (
     DoorwardGroupSensorEntityDescription(
         # A count accumulated over a cycle that starts again at local midnight: `total` with
-        # `last_reset` (Home Assistant's sensor docs), so statistics sum the posts per period
-        # and know exactly when each day's count began. `measurement` would average a running
-        # count, which means nothing.
+        # `last_reset`, which Home Assistant's sensor docs give for "manual control of meter
+        # cycles", so statistics sum the posts per period and know when each day began.
+        # `measurement` is for a value in present time (it gets mean/min/max, and last_reset
+        # is deprecated with it).
         key="posts_today",
         translation_key="posts_today",
         state_class=SensorStateClass.TOTAL,
