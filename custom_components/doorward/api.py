@@ -263,17 +263,27 @@ class GroupStatus:
     user_id: str | None
     home_cell: str | None
     removed: GroupRemoval | None
+    member_count: int | None = None
+    sync_error: str | None = None
+
+    @property
+    def in_group(self) -> bool:
+        """Whether the hub has a group: joined, or removed by an admin and not left yet."""
+        return self.group_name is not None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         """Parse a status object."""
         removed = data.get("removed")
+        count = data.get("member_count")
         return cls(
             joined=bool(data["joined"]),
             group_name=_opt_str(data, "group_name"),
             user_id=_opt_str(data, "user_id"),
             home_cell=_opt_str(data, "home_cell"),
             removed=GroupRemoval.from_json(removed) if isinstance(removed, Mapping) else None,
+            member_count=count if isinstance(count, int) and not isinstance(count, bool) else None,
+            sync_error=_opt_str(data, "sync_error"),
         )
 
 
@@ -291,6 +301,7 @@ class NeighborPost:
     verified: bool
     verification: str
     has_video: bool
+    has_thumbnail: bool = False
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
@@ -311,6 +322,7 @@ class NeighborPost:
             verified=bool(data["verified"]),
             verification=_str(data, "verification"),
             has_video=bool(data.get("has_video", False)),
+            has_thumbnail=bool(data.get("has_thumbnail", False)),
         )
 
 
@@ -605,6 +617,10 @@ class DoorwardClient:
         if not isinstance(items, list):
             raise DoorwardApiError("malformed post list")
         return [parse(NeighborPost, item) for item in items]
+
+    async def neighbor_post(self, event_id: str) -> NeighborPost:
+        """One post of the group's feed (`DoorwardNotFoundError` if the hub has no such post)."""
+        return parse(NeighborPost, await self._json("GET", f"/neighborhood/posts/{event_id}"))
 
     async def share_clip(self, clip_id: int, message: str) -> ShareResult:
         """Share one clip with the group: call this only for a person's explicit decision."""

@@ -33,6 +33,7 @@ from .api import (
     DoorwardClient,
     DoorwardConnectionError,
     DoorwardError,
+    GroupStatus,
     HubEvent,
     HubInfo,
     NeighborPost,
@@ -51,6 +52,7 @@ from .const import (
     UNREACHABLE_ISSUE_DELAY,
     WS_HEARTBEAT,
 )
+from .neighborhood import Neighborhood
 
 type DoorwardConfigEntry = ConfigEntry[DoorwardData]
 
@@ -141,6 +143,7 @@ class DoorwardData:
         *,
         info: HubInfo,
         doorbells: list[Doorbell],
+        group: GroupStatus,
         store: Store[StoredState],
         stored: StoredState,
     ) -> None:
@@ -156,6 +159,7 @@ class DoorwardData:
         self.doorbells: dict[str, Doorbell] = {d.id: d for d in doorbells if d.adopted}
         self.last_seq = stored["last_seq"]
         self.press_snapshots: dict[str, PressSnapshot] = {}
+        self.neighborhood = Neighborhood(hass, entry.entry_id, self.hub_id, group)
         for doorbell_id, snapshot in stored["press_snapshots"].items():
             if updated := dt_util.parse_datetime(snapshot["updated"]):
                 self.press_snapshots[doorbell_id] = PressSnapshot(snapshot["seq"], updated)
@@ -170,7 +174,6 @@ class DoorwardData:
         self._snapshot_listeners = _Listeners[PressSnapshot]()
         self._clip_listeners = _Listeners[Clip]()
         self._new_doorbell_listeners = _Listeners[Doorbell]()
-        self._neighbor_post_listeners = _Listeners[NeighborPost]()
         self.backoff = Backoff(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
         self._task: asyncio.Task[None] | None = None
         self._cancel_issue_timer: CALLBACK_TYPE | None = None
@@ -209,13 +212,6 @@ class DoorwardData:
     ) -> CALLBACK_TYPE:
         """Call `func` with every clip of a doorbell the hub stores from now on."""
         return self._clip_listeners.add(doorbell_id, func)
-
-    @callback
-    def async_add_neighbor_post_listener(
-        self, func: Callable[[NeighborPost], None]
-    ) -> CALLBACK_TYPE:
-        """Call `func` with every post the hub receives from its neighborhood group."""
-        return self._neighbor_post_listeners.add(None, func)
 
     @callback
     def async_add_new_doorbell_listener(self, func: Callable[[Doorbell], None]) -> CALLBACK_TYPE:
@@ -329,6 +325,8 @@ class DoorwardData:
             self._async_remove_doorbell(doorbell_id)
         for doorbell in doorbells:
             self.async_update_doorbell(doorbell)
+        # The group's status and posts are pushed live only: what changed meanwhile.
+        await self.neighborhood.async_refresh(self.client)
         self.connected = True
         self._async_set_available()
 
@@ -362,7 +360,9 @@ class DoorwardData:
                 clip = parse(Clip, message.get("clip"))
                 self._clip_listeners.fire(clip.doorbell_id, clip)
             case "neighbor_post":
-                self._neighbor_post_listeners.fire(None, parse(NeighborPost, message.get("post")))
+                self.neighborhood.async_handle_post(parse(NeighborPost, message.get("post")))
+            case "neighborhood":
+                self.neighborhood.async_set_status(parse(GroupStatus, message.get("status")))
             case other:
                 LOGGER.debug("Ignoring a %s message from the hub", other)
 
@@ -428,13 +428,21 @@ class DoorwardData:
         self._state_listeners.fire(None, None)
 
     @callback
-    def async_remove_stale_devices(self) -> None:
-        """Remove the devices of doorbells the hub no longer has."""
-        device_registry = dr.async_get(self.hass)
+    def async_known_identifiers(self) -> set[tuple[str, str]]:
+        """The device identifiers of what the hub has now: itself, its doorbells, its group."""
         known = {(DOMAIN, self.hub_id)} | {
             (DOMAIN, doorbell_identifier(self.hub_id, doorbell_id))
             for doorbell_id in self.doorbells
         }
+        if self.neighborhood.status.in_group:
+            known.add(self.neighborhood.identifier)
+        return known
+
+    @callback
+    def async_remove_stale_devices(self) -> None:
+        """Remove the devices of doorbells (and a group) the hub no longer has."""
+        device_registry = dr.async_get(self.hass)
+        known = self.async_known_identifiers()
         for device in dr.async_entries_for_config_entry(device_registry, self.entry.entry_id):
             if not device.identifiers & known:
                 device_registry.async_remove_device(device.id)

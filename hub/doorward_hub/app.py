@@ -33,7 +33,7 @@ from doorward_hub.events.bus import EventBus
 from doorward_hub.exports import identity_key
 from doorward_hub.exports.recorded_clips import RecordedClips
 from doorward_hub.neighborhood.feed import Comment, NeighborPost
-from doorward_hub.neighborhood.service import NeighborhoodService
+from doorward_hub.neighborhood.service import GroupStatus, NeighborhoodService
 from doorward_hub.recording.library import ClipLibrary
 from doorward_hub.recording.recorder import Recorder
 from doorward_hub.storage.repositories import Repositories
@@ -148,7 +148,7 @@ class Hub:
             clips=RecordedClips(repositories.clips, library),
             received_retention_days=config.neighborhood.received_retention_days,
         )
-        self.neighborhood.subscribe(self._publish_neighbor_item)
+        self._publish_neighborhood()
         await self.neighborhood.start()
         stack.push_async_callback(self.neighborhood.stop)
 
@@ -234,6 +234,11 @@ class Hub:
             await self.pairing.refresh_if_expired()
             await self.neighborhood.enforce_retention()
 
+    def _publish_neighborhood(self) -> None:
+        """Push neighbors' posts and comments and the group status to the WebSocket clients."""
+        self.neighborhood.subscribe(self._publish_neighbor_item)
+        self.neighborhood.subscribe_status(self._publish_neighborhood_status)
+
     def _publish_neighbor_item(self, item: NeighborPost | Comment) -> None:
         """Push a neighbor's post or comment to the WebSocket clients (live only; the posts
         route lists what a client missed)."""
@@ -249,6 +254,12 @@ class Hub:
                 body=item.body,
             )
             self.bus.publish(messages.NeighborCommentMessage(comment).to_dict())
+
+    def _publish_neighborhood_status(self, status: GroupStatus) -> None:
+        """Push the neighborhood status when it changes (live only; the status route gives it
+        after a reconnect)."""
+        wire = objects.NeighborhoodStatus.from_dict(status.to_json())
+        self.bus.publish(messages.NeighborhoodMessage(wire).to_dict())
 
     async def run_until_signalled(self, exit_deadline: float | None = None) -> None:
         """Start, run until SIGINT or SIGTERM, then stop.

@@ -6,7 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from doorward_hub.wire.objects import Clip, Doorbell, Event, Id, NeighborPost, Seq, WireObject
+from doorward_hub.wire.objects import (
+    Clip,
+    Doorbell,
+    Event,
+    Id,
+    NeighborhoodStatus,
+    NeighborPost,
+    Seq,
+    WireObject,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +104,15 @@ class NeighborCommentMessage(WireObject):
     type: Literal["neighbor_comment"] = "neighbor_comment"
 
 
+@dataclass(frozen=True, slots=True)
+class NeighborhoodMessage(WireObject):
+    """The neighborhood status changed: joined, left, removed by an admin, member count,
+    syncing stopped (live only: `GET /api/v1/neighborhood` gives it after a reconnect)."""
+
+    status: NeighborhoodStatus
+    type: Literal["neighborhood"] = "neighborhood"
+
+
 PUSH_MESSAGES: tuple[type[WireObject], ...] = (
     Hello,
     EventMessage,
@@ -105,5 +123,6 @@ PUSH_MESSAGES: tuple[type[WireObject], ...] = (
     ClipRemoved,
     NeighborPostMessage,
     NeighborCommentMessage,
+    NeighborhoodMessage,
 )
 """Every message the push channel sends."""
