@@ -25,7 +25,7 @@ from doorward_hub.devices.drivers.base import VideoSource
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip, ClipTrigger
 from doorward_hub.recording import library as library_module
-from doorward_hub.recording.library import MIB, ClipLibrary
+from doorward_hub.recording.library import MIB, ClipLibrary, clip_announcement
 from doorward_hub.recording.stream import DoorbellStream
 from doorward_hub.storage.repositories import Repositories
 from doorward_simulator.device import SimulatedDoorbell
@@ -535,7 +535,7 @@ async def test_retention_deletes_old_clips_and_honours_the_limits(
         clip = Clip(
             0, doorbell_id, ClipTrigger.PRESS, None, start, start, start + 5, size, "", name
         )
-        return await store.add_clip(clip)
+        return (await store.add_clip(clip, clip_announcement))[0]
 
     old = await add("front", 8, 1000)
     recent = [await add("front", age, 400 * 1024) for age in (3, 2, 1)]
@@ -582,8 +582,8 @@ async def add_clip(
     write_atomically(library.path(name), b"\0" * size)
     write_atomically(library.path(name.removesuffix(".mp4") + ".jpg"), b"\xff\xd8")
     clip = Clip(0, doorbell_id, ClipTrigger.PRESS, None, start, start, start + 5, size, "", name)
-    added: Clip = await store.add_clip(clip)
-    return added
+    added: tuple[Clip, object] = await store.add_clip(clip, clip_announcement)
+    return added[0]
 
 
 async def test_free_disk_retention_deletes_only_until_there_is_room(
@@ -638,8 +638,9 @@ async def test_retention_limits_are_exact(session: SessionFactory) -> None:
         start = now - ended_ago - 5
         name = library.new_file_name("front", start)
         write_atomically(library.path(name), b"\0")
-        clip = await store.add_clip(
-            Clip(0, "front", ClipTrigger.PRESS, None, start, start, start + 5, 1, "", name)
+        clip, _ = await store.add_clip(
+            Clip(0, "front", ClipTrigger.PRESS, None, start, start, start + 5, 1, "", name),
+            clip_announcement,
         )
         deleted = [c.id for c in await library.enforce_retention()]
         assert deleted == ([clip.id] if doomed else []), ended_ago
@@ -728,7 +729,7 @@ async def test_clip_listing_pages_and_filters(session: SessionFactory) -> None:
             "",
             name,
         )
-        ids.append((await store.add_clip(clip)).id)
+        ids.append((await store.add_clip(clip, clip_announcement))[0].id)
     page = await client.get("clips?limit=2")
     assert [c["id"] for c in page["clips"]] == ids[:2:-1][:2]
     assert page["more"] is True

@@ -28,7 +28,7 @@ from doorward_hub.recording.journal import SUFFIX as JOURNAL_SUFFIX
 from doorward_hub.recording.journal import journal_path
 from doorward_hub.recording.recovery import discard, recover_clip
 from doorward_hub.recording.writer import FINISHING_SUFFIX
-from doorward_hub.storage.clips import ClipRepository
+from doorward_hub.storage.clips import ClipRepository, Notice
 from doorward_hub.wire import messages, objects
 
 _LOGGER = logging.getLogger(__name__)
@@ -38,6 +38,16 @@ RETENTION_INTERVAL = 60.0
 MIB = 1024 * 1024
 DAY = 86400.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9-]")
+
+
+def clip_announcement(clip: Clip, seq: int) -> Notice:
+    """The push message announcing a stored clip."""
+    return messages.ClipMessage(objects.Clip.of(clip), seq).to_dict()
+
+
+def removal_announcement(clip_id: int, seq: int) -> Notice:
+    """The push message announcing a clip's removal."""
+    return messages.ClipRemoved(clip_id, seq).to_dict()
 
 
 def free_bytes(folder: Path) -> int:
@@ -111,7 +121,7 @@ class ClipLibrary:
         names = await asyncio.to_thread(lambda: {p.name for p in self.folder.iterdir()})
         missing = [clip for clip in clips if clip.file_name not in names]
         if missing:
-            await self._store.delete_clips([clip.id for clip in missing])
+            await self._remove_rows([clip.id for clip in missing])
             for clip in missing:
                 _LOGGER.warning(
                     "Removed a clip whose file is missing",
@@ -151,7 +161,9 @@ class ClipLibrary:
         return clip
 
     async def _index(self, clip: Clip) -> Clip:
-        clip = await self._store.add_clip(clip)
+        async with self._bus.sequenced():
+            clip, message = await self._store.add_clip(clip, clip_announcement)
+            self._bus.publish(message)
         await asyncio.to_thread(journal_path(self.path(clip.file_name)).unlink, missing_ok=True)
         _LOGGER.info(
             "Recorded a clip",
@@ -163,7 +175,6 @@ class ClipLibrary:
                 "bytes": clip.size,
             },
         )
-        self._bus.publish(messages.ClipMessage(objects.Clip.of(clip)).to_dict())
         return clip
 
     async def delete(self, clip: Clip, reason: str) -> None:
@@ -172,7 +183,7 @@ class ClipLibrary:
             await self._delete(clip, reason)
 
     async def _delete(self, clip: Clip, reason: str) -> None:
-        await self._store.delete_clips([clip.id])
+        await self._remove_rows([clip.id])
         for name in (clip.file_name, clip.thumbnail_name):
             await asyncio.to_thread(self.path(name).unlink, missing_ok=True)
         _LOGGER.info(
@@ -181,7 +192,11 @@ class ClipLibrary:
             reason,
             extra={"clip_id": clip.id, "doorbell_id": clip.doorbell_id, "reason": reason},
         )
-        self._bus.publish(messages.ClipRemoved(clip.id).to_dict())
+
+    async def _remove_rows(self, clip_ids: list[int]) -> None:
+        async with self._bus.sequenced():
+            for message in await self._store.delete_clips(clip_ids, removal_announcement):
+                self._bus.publish(message)
 
     async def enforce_retention(self) -> list[Clip]:
         """Delete clips past their doorbell's age limit, then the oldest ones while the total
