@@ -5,6 +5,7 @@ exactly once and in order, with the events, across a restart too."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from doorward_hub.app import Hub
 from doorward_hub.core.files import write_atomically
 from doorward_hub.devices.drivers.base import DeviceEvent
 from doorward_hub.models import Clip, ClipTrigger, Doorbell, EventType
+from doorward_hub.recording.library import clip_announcement
+from doorward_hub.storage.repositories import Repositories
 from doorward_hub.web.api_v1 import websocket
 
 from .conftest import LOOPBACK, hub_config, pair_client
@@ -109,3 +112,37 @@ async def test_clip_messages_are_replayed_once_in_order_with_events(
                 await nothing_more(ws)
     finally:
         await hub.stop()
+
+
+async def test_a_database_from_before_clip_messages_continues_the_seq(tmp_path: Path) -> None:
+    """Migration 4 adds the stored clip messages; their seqs follow the events already there."""
+    path = tmp_path / "hub.db"
+    stored = await Repositories.open(path)
+    try:
+        for key in ("1", "2"):
+            await stored.events.record_event(
+                doorbell_id="front",
+                event_type=EventType.PRESS,
+                time=1.0,
+                device_time=None,
+                device_key=key,
+                cursor=key,
+                merge_seconds=0.0,
+            )
+    finally:
+        await stored.close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE clip_notices")
+        db.execute("PRAGMA user_version=3")
+    db.close()
+
+    stored = await Repositories.open(path)
+    try:
+        clip = Clip(0, "front", ClipTrigger.MANUAL, None, 1.0, 1.0, 2.0, 1, "", "front.mp4")
+        added, notice = await stored.clips.add_clip(clip, clip_announcement)
+        assert notice["seq"] == 3
+        assert await stored.events.last_seq() == 3
+        assert await stored.clips.notices_after(2, 10) == [(3, notice)]
+        assert notice["clip"]["id"] == added.id
+    finally:
+        await stored.close()
