@@ -653,7 +653,7 @@ class DoorwardClient:
             yield response
 
     async def ws_connect(self, after: int, heartbeat: float) -> aiohttp.ClientWebSocketResponse:
-        """Open the push channel, replaying every event with a seq above `after`."""
+        """Open the push channel, replaying the events and clip messages after seq `after`."""
         try:
             return await self._session.ws_connect(
                 self.url("/ws", after=str(after)),

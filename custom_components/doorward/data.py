@@ -2,9 +2,10 @@
 
 `DoorwardData` is the config entry's runtime data. It holds the hub's doorbells, keeps one
 WebSocket to the hub (`/api/v1/ws?after=<last seq>`), and hands every pushed message to the
-entities that subscribed to it. The last handled event seq is stored (a `Store` per entry), so
-a reconnect — after a network blip, a hub restart or a Home Assistant restart — resumes exactly
-where it stopped: the hub replays every event it stored in between, and nothing is handled twice.
+entities that subscribed to it. The last handled seq (events and clip messages share one order)
+is stored (a `Store` per entry), so a reconnect — after a network blip, a hub restart or a Home
+Assistant restart — resumes exactly where it stopped: the hub replays every event and clip
+message it stored in between, and nothing is handled twice.
 """
 
 import asyncio
@@ -358,7 +359,10 @@ class DoorwardData:
                     self._async_set_press_snapshot(doorbell_id, seq)
             case "clip":
                 clip = parse(Clip, message.get("clip"))
-                self._clip_listeners.fire(clip.doorbell_id, clip)
+                if self._async_take_seq(message.get("seq")):
+                    self._clip_listeners.fire(clip.doorbell_id, clip)
+            case "clip_removed":
+                self._async_take_seq(message.get("seq"))
             case "neighbor_post":
                 self.neighborhood.async_handle_post(parse(NeighborPost, message.get("post")))
             case "neighborhood":
@@ -367,11 +371,23 @@ class DoorwardData:
                 LOGGER.debug("Ignoring a %s message from the hub", other)
 
     @callback
-    def _async_handle_event(self, event: HubEvent) -> None:
-        if event.seq <= self.last_seq:
-            return  # handled before this connection started
-        self.last_seq = event.seq
+    def _async_take_seq(self, seq: object) -> bool:
+        """Note that the message numbered `seq` is handled; False if it was handled before
+        (replayed on resume). A message without a seq (from an older hub) is always new."""
+        if seq is None:
+            return True
+        if not isinstance(seq, int):
+            raise DoorwardApiError("seq is not an integer")
+        if seq <= self.last_seq:
+            return False
+        self.last_seq = seq
         self._async_schedule_save()
+        return True
+
+    @callback
+    def _async_handle_event(self, event: HubEvent) -> None:
+        if not self._async_take_seq(event.seq):
+            return  # handled before this connection started
         self._recent_events[event.seq] = event.type
         while len(self._recent_events) > RECENT_EVENTS:
             self._recent_events.popitem(last=False)
