@@ -347,16 +347,9 @@ class DoorwardData:
             case "doorbell":
                 self.async_update_doorbell(parse(Doorbell, message.get("doorbell")))
             case "doorbell_removed":
-                doorbell_id = message.get("doorbell_id")
-                if not isinstance(doorbell_id, str):
-                    raise DoorwardApiError("doorbell_id is missing")
-                self._async_remove_doorbell(doorbell_id)
+                self._async_handle_doorbell_removed(message)
             case "snapshot":
-                seq, doorbell_id = message.get("seq"), message.get("doorbell_id")
-                if not isinstance(seq, int) or not isinstance(doorbell_id, str):
-                    raise DoorwardApiError("seq or doorbell_id is missing")
-                if self._recent_events.get(seq, EVENT_PRESS) == EVENT_PRESS:
-                    self._async_set_press_snapshot(doorbell_id, seq)
+                self._async_handle_snapshot(message)
             case "clip":
                 clip = parse(Clip, message.get("clip"))
                 if self._async_take_seq(message.get("seq")):
@@ -369,6 +362,21 @@ class DoorwardData:
                 self.neighborhood.async_set_status(parse(GroupStatus, message.get("status")))
             case other:
                 LOGGER.debug("Ignoring a %s message from the hub", other)
+
+    @callback
+    def _async_handle_doorbell_removed(self, message: dict[str, Any]) -> None:
+        doorbell_id = message.get("doorbell_id")
+        if not isinstance(doorbell_id, str):
+            raise DoorwardApiError("doorbell_id is missing")
+        self._async_remove_doorbell(doorbell_id)
+
+    @callback
+    def _async_handle_snapshot(self, message: dict[str, Any]) -> None:
+        seq, doorbell_id = message.get("seq"), message.get("doorbell_id")
+        if not isinstance(seq, int) or not isinstance(doorbell_id, str):
+            raise DoorwardApiError("seq or doorbell_id is missing")
+        if self._recent_events.get(seq, EVENT_PRESS) == EVENT_PRESS:
+            self._async_set_press_snapshot(doorbell_id, seq)
 
     @callback
     def _async_take_seq(self, seq: object) -> bool:
