@@ -16,9 +16,14 @@ import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TypeIs
 
-from cosmic_ray.work_db import WorkDB, use_db
-from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+from cosmic_ray.work_db import WorkDB, use_db  # type: ignore[import-untyped]
+from cosmic_ray.work_item import (  # type: ignore[import-untyped]
+    TestOutcome,
+    WorkerOutcome,
+    WorkResult,
+)
 
 type Span = tuple[tuple[int, int], tuple[int, int]]
 
@@ -26,7 +31,7 @@ type Span = tuple[tuple[int, int], tuple[int, int]]
 LOGGER_NAMES = {"_LOGGER", "LOGGER", "logger", "_logger"}
 
 
-def is_log_call(node: ast.AST) -> bool:
+def is_log_call(node: ast.AST) -> TypeIs[ast.Call]:
     """`_LOGGER.info(...)` and the like: a method call on the module's logger."""
     return (
         isinstance(node, ast.Call)

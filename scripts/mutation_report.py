@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 from collections import Counter
 
-from cosmic_ray.work_db import WorkDB, use_db
-from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+from cosmic_ray.work_db import WorkDB, use_db  # type: ignore[import-untyped]
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome  # type: ignore[import-untyped]
 
 
 def main(session: str) -> int:

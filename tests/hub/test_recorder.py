@@ -37,9 +37,7 @@ class Recording(Session):
 
 
 @pytest.fixture
-async def recording(
-    tmp_path: Path, http: aiohttp.ClientSession
-) -> AsyncIterator[Any]:
+async def recording(tmp_path: Path, http: aiohttp.ClientSession) -> AsyncIterator[Any]:
     """Start a hub with `RecordingConfig(**settings)` and the doorbell `device_id`."""
     hubs: list[Hub] = []
     doors: list[SimulatedDoorbell] = []
