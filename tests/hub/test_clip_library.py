@@ -61,3 +61,34 @@ async def test_stopping_the_hub_stops_its_retention_pass(
     assert left == []
     failed = [t.get_name() for t in running if not t.cancelled() and t.exception() is not None]
     assert failed == []
+
+
+MEBIBYTE = 1_048_576  # written out: the code's own constant would move with a bug in it
+
+
+async def test_size_limits_count_in_mebibytes(tmp_path: Path) -> None:
+    """`max_total_mb: 1` allows exactly 1048576 bytes of clips; `min_free_mb: 1` wants exactly
+    1048576 bytes free."""
+    config = RecordingConfig(retention_days=30, max_total_mb=1, min_free_mb=1)
+    hub = Hub(hub_config(tmp_path / "hub", recording=config))
+    await hub.start()
+    try:
+        library, store = hub.recorder.library, hub.repositories.clips
+        disk = [2 * MEBIBYTE]  # the disk's size: free is what the clip videos leave of it
+
+        def free(folder: Path) -> int:
+            return disk[0] - sum(p.stat().st_size for p in folder.glob("*.mp4"))
+
+        library.free_bytes = free
+        older = await add_clip(library, store, "front", 2, MEBIBYTE // 2)
+        newer = await add_clip(library, store, "front", 1, MEBIBYTE // 2)
+        assert await library.enforce_retention() == [], "exactly at both limits"
+        disk[0] -= 1  # one byte short of 1048576 free: the oldest goes, which makes room
+        assert [c.id for c in await library.enforce_retention()] == [older.id]
+        disk[0] = 4 * MEBIBYTE
+        newest = await add_clip(library, store, "front", 0, MEBIBYTE // 2 + 1)
+        # 1048577 bytes of clips: one byte over the quota, the oldest goes.
+        assert [c.id for c in await library.enforce_retention()] == [newer.id]
+        assert [c.id for c in await store.all_clips()] == [newest.id]
+    finally:
+        await hub.stop()
