@@ -77,7 +77,10 @@ MUTANTS = (
         f"{HUB}/storage/pairing_codes.py",
         '"DELETE FROM pairing_codes WHERE expires <= ?"',
         '"DELETE FROM pairing_codes WHERE 0 AND expires <= ?"',
-        ("tests/hub/test_pairing_codes.py::test_pairing_codes_expire_after_15_minutes",),
+        (
+            "tests/hub/test_pairing_codes.py::test_pairing_codes_expire_after_15_minutes",
+            "tests/hub/test_pairing_codes.py::test_an_unused_code_dies_of_age_alone",
+        ),
     ),
     Mutant(
         "DoorBird motion never stops",

@@ -233,6 +233,11 @@ class SimulatedDoorbell:
         return time.monotonic() < self._window_closes
 
     @property
+    def video_viewers(self) -> int:
+        """How many live video streams are being served right now."""
+        return len(self._viewers)
+
+    @property
     def service_name(self) -> str | None:
         """The full mDNS service name once registered (a suffix is added on name conflicts)."""
         return self._service.name if self._service else None

@@ -76,7 +76,7 @@ async def test_a_hub_with_recording_switched_off_records_nothing(recording: Any)
     await wait_for(online, timeout=30)
     await client.door.press()
     await client.next_message("event")
-    assert client.door.drop_video() == 0, "nobody reads the doorbell's video"
+    assert client.door.video_viewers == 0, "nobody reads the doorbell's video"
     status, body = await client.call("POST", "doorbells/sim-off/record", json={"duration": 1})
     assert status == 409
     assert "disabled" in body["message"]
@@ -128,7 +128,7 @@ async def test_a_forgotten_doorbell_is_recorded_again_only_once_approved(recordi
     await client.buffering("sim-forget", PRE)
     status, _ = await client.call("DELETE", "doorbells/sim-forget")
     assert status == 204
-    await wait_for(lambda: client.door.drop_video() == 0, timeout=10)
+    await wait_for(lambda: client.door.video_viewers == 0, timeout=10)
     # Still on the LAN: offered again, waiting for approval, and not recorded.
     await wait_for(lambda: "sim-forget" in client.hub.doorbells.doorbells, timeout=10)
     assert await client.doorbell_status("sim-forget") == "pending_approval"
