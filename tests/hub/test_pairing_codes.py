@@ -96,7 +96,6 @@ async def test_pairing_codes_expire_after_15_minutes(pairing: Pairing, clock: Cl
     assert await pairing.redeem(stale, "at the minute", source()) is None
 
 
-
 async def test_an_unused_code_dies_of_age_alone(pairing: Pairing, clock: Clock) -> None:
     """Nothing but time ends this code: no other code is used in between (using one replaces
     every outstanding code, which would hide codes that never expire)."""
@@ -106,6 +105,7 @@ async def test_an_unused_code_dies_of_age_alone(pairing: Pairing, clock: Clock) 
     late = await pairing.new_code()
     clock.now += 15 * 60
     assert await pairing.redeem(late, "at the minute", source()) is None
+
 
 async def test_the_console_code_is_replaced_when_it_expires_or_is_used(
     pairing: Pairing, clock: Clock, tmp_path: Path, caplog: pytest.LogCaptureFixture
