@@ -26,9 +26,12 @@ async def test_start_up_drops_rows_without_a_video_and_leftover_files(tmp_path: 
     try:
         kept = await add_clip(library, store, "front", 1, 10)
         lost = await add_clip(library, store, "front", 2, 10)
+        gone = await add_clip(library, store, "front", 3, 10)
     finally:
         await hub.stop()
     library.path(lost.file_name).unlink()  # the video vanished; its row and thumbnail remain
+    library.path(gone.file_name).unlink()  # both files vanished; the row remains
+    library.path(gone.thumbnail_name).unlink()
     leftovers = ["front_19700101T000000Z_abcdef.mp4", "front_x.jpg", "front_y.mp4.partial"]
     for name in leftovers:
         write_atomically(library.path(name), b"\0")
