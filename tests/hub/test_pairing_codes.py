@@ -107,6 +107,18 @@ async def test_an_unused_code_dies_of_age_alone(pairing: Pairing, clock: Clock) 
     assert await pairing.redeem(late, "at the minute", source()) is None
 
 
+async def test_the_console_code_dies_of_age_even_if_nothing_replaces_it(
+    pairing: Pairing, clock: Clock, tmp_path: Path
+) -> None:
+    """The console code's own expiry ends it, housekeeping or not."""
+    console = await pairing.refresh_console_code("test")
+    clock.now += 15 * 60 - 1
+    assert await pairing.redeem(console, "in time", source()) is not None
+    replaced = console_code(tmp_path)  # made when the first one was used
+    clock.now += 15 * 60
+    assert await pairing.redeem(replaced, "at the minute", source()) is None
+
+
 async def test_the_console_code_is_replaced_when_it_expires_or_is_used(
     pairing: Pairing, clock: Clock, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
