@@ -13,7 +13,7 @@ import pytest
 
 from doorward_hub.app import Hub
 from doorward_hub.config import RecordingConfig
-from doorward_simulator.device import SimulatedDoorbell
+from doorward_simulator.device import CAPABILITIES, SimulatedDoorbell
 
 from .conftest import LOOPBACK, hub_config, pair_client, wait_for
 from .test_recording import Session
@@ -42,7 +42,9 @@ async def recording(tmp_path: Path, http: aiohttp.ClientSession) -> AsyncIterato
     hubs: list[Hub] = []
     doors: list[SimulatedDoorbell] = []
 
-    async def start(device_id: str, **settings: Any) -> Recording:
+    async def start(
+        device_id: str, capabilities: tuple[str, ...] = CAPABILITIES, **settings: Any
+    ) -> Recording:
         config = RecordingConfig(pre_roll_seconds=PRE, post_roll_seconds=POST, **settings)
         hub = Hub(hub_config(tmp_path / "hub", recording=config))
         await hub.start()
@@ -52,7 +54,9 @@ async def recording(tmp_path: Path, http: aiohttp.ClientSession) -> AsyncIterato
         )
         client = Recording(hub, http, token)
         client.ws = await http.ws_connect(f"{client.base}/ws", headers=client.headers)
-        door = SimulatedDoorbell(device_id, "Front door", LOOPBACK, 0, interfaces=[LOOPBACK])
+        door = SimulatedDoorbell(
+            device_id, "Front door", LOOPBACK, 0, interfaces=[LOOPBACK], capabilities=capabilities
+        )
         await door.start()
         doors.append(door)
         client.door = door
@@ -142,3 +146,23 @@ async def test_a_forgotten_doorbell_is_recorded_again_only_once_approved(recordi
     await client.door.press()
     clip = (await client.next_message("clip"))["clip"]
     assert clip["doorbell_id"] == "sim-forget"
+
+
+async def test_a_doorbell_without_a_camera_is_not_recorded_and_still_rings(
+    recording: Any,
+) -> None:
+    client: Recording = await recording("sim-nocam", ("press", "motion"))
+
+    async def online() -> bool:
+        return "sim-nocam" in client.hub.doorbells.doorbells and (
+            await client.doorbell_status("sim-nocam") == "online"
+        )
+
+    await wait_for(online, timeout=30)
+    await client.door.press()
+    assert (await client.next_message("event"))["event"]["type"] == "press"
+    assert await client.doorbell_status("sim-nocam") == "online"
+    assert client.door.video_viewers == 0
+    status, body = await client.call("POST", "doorbells/sim-nocam/record", json={"duration": 1})
+    assert status == 409
+    assert "no live video" in body["message"]
