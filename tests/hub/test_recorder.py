@@ -81,7 +81,9 @@ async def test_a_hub_with_recording_switched_off_records_nothing(recording: Any)
     await asyncio.sleep(PRE + 1.0)  # long enough for a recorder to connect and fill its pre-roll
     assert client.door.video_viewers == 0, "nobody reads the doorbell's video"
     await client.door.press()
-    await client.next_message("event")
+    pressed = (await client.next_message("event"))["event"]
+    snapshot = await client.next_message("snapshot")  # the press is handled in full
+    assert snapshot["seq"] == pressed["seq"]
     status, body = await client.call("POST", "doorbells/sim-off/record", json={"duration": 1})
     assert status == 409
     assert "disabled" in body["message"]
