@@ -11,6 +11,7 @@ look. Stop with Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import secrets
 import signal
@@ -22,6 +23,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from demo_neighborhood import NeighborhoodDemo
 
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -95,6 +98,31 @@ def doorbell_ids(demo: Path, count: int) -> list[str]:
     return ids[:count]
 
 
+async def _neighbor_post_state(home_assistant: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Home Assistant's `neighbor_post` event entity once it has fired (its state), else {}.
+
+    The entity is found by its event type, not its entity id (a device move would change that).
+    """
+    import aiohttp  # noqa: PLC0415 - only with Home Assistant
+    from ha_demo import HomeAssistantApi  # noqa: PLC0415 - loads Home Assistant's modules
+
+    async with aiohttp.ClientSession() as session:
+        api = HomeAssistantApi(session, home_assistant["url"])
+        await api.login(home_assistant["user"], home_assistant["password"])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for state in await api.get("/api/states"):
+                attributes = state["attributes"]
+                if (
+                    state["entity_id"].startswith("event.")
+                    and "neighbor_post" in attributes.get("event_types", [])
+                    and attributes.get("event_type") == "neighbor_post"
+                ):
+                    return dict(state)
+            await asyncio.sleep(1)
+    return {}
+
+
 def summary(
     args: argparse.Namespace,
     *,
@@ -102,6 +130,7 @@ def summary(
     code: str,
     doorbells: list[dict[str, Any]],
     home_assistant: dict[str, Any] | None,
+    neighborhood: NeighborhoodDemo | None,
     logs: Path,
 ) -> str:
     """The console's closing block: where to look, how to log in, how to press."""
@@ -123,6 +152,8 @@ def summary(
             f"{doorbell['name']}:      {doorbell['url']}  ({doorbell['id']})",
             f"  press it:      scripts/toolchain run doorward-hub press {doorbell['url']}",
         ]
+    if neighborhood is not None:
+        lines += neighborhood.summary()
     lines += [f"logs:            {logs}/", "=" * 72]
     return "\n".join(lines)
 
@@ -148,7 +179,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--dir", type=Path, default=REPO / ".demo", help="the demo's state (default .demo)"
     )
-    parser.add_argument("--no-home-assistant", action="store_true", help="hub and doorbells only")
+    parser.add_argument("--no-home-assistant", action="store_true", help="without Home Assistant")
+    parser.add_argument(
+        "--no-neighborhood",
+        action="store_true",
+        help="without the homeserver, the group and the neighbor household",
+    )
+    parser.add_argument("--synapse-port", type=int, default=8008, help="the homeserver's port")
+    parser.add_argument("--neighbor-hub-port", type=int, default=8471)
+    parser.add_argument(
+        "--neighbor-doorbell-port", type=int, default=8481, help="the neighbor's doorbell's port"
+    )
     args = parser.parse_args()
     args.dir = args.dir.resolve()
     return args
@@ -181,7 +222,20 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    neighborhood = None
+    if not args.no_neighborhood:
+        neighborhood = NeighborhoodDemo(
+            demo,
+            logs,
+            say,
+            synapse_port=args.synapse_port,
+            neighbor_hub_port=args.neighbor_hub_port,
+            neighbor_doorbell_port=args.neighbor_doorbell_port,
+        )
     try:
+        if neighborhood is not None:
+            neighborhood.start_homeserver()
+            neighborhood.create_group()
         say(f"starting the hub on {hub_url} (log: {logs / 'hub.log'})")
         hub = start(
             "the hub",
@@ -206,25 +260,49 @@ def main() -> int:
         code = (demo / "hub" / "pairing-code").read_text().strip()
 
         home_assistant = None
+        process = None
         if not args.no_home_assistant:
             config_dir = demo / "ha-config"
-            say(
-                "starting Home Assistant and adding the hub to it (the first start takes a "
-                f"minute or two; log: {config_dir / 'home-assistant.log'})"
+            joining = (
+                " and joining it to the group through the integration's options flow"
+                if neighborhood is not None
+                else ""
             )
+            say(
+                f"starting Home Assistant and adding the hub to it{joining} (the first start "
+                f"takes a minute or two; log: {config_dir / 'home-assistant.log'})"
+            )
+            invite = ["--invite", neighborhood.demo_hub_invite] if neighborhood is not None else []
             process = start(
                 "Home Assistant",
                 [sys.executable, str(REPO / "scripts" / "ha_demo.py"), "--hub-url", hub_url,
                  "--pairing-code", str(code), "--port", str(args.ha_port), "--config-dir",
-                 str(config_dir), "--ready-file", str(ready_file)],
+                 str(config_dir), "--ready-file", str(ready_file), *invite],
                 logs / "home-assistant-setup.log",
             )  # fmt: skip
+        if neighborhood is not None:
+            neighborhood.start_neighbor()
+        if process is not None:
             wait_until(
                 ready_file.exists, "Home Assistant", process, 600, logs / "home-assistant-setup.log"
             )
             home_assistant = json.loads(ready_file.read_text(encoding="utf-8"))
             # If Home Assistant used the first code, the hub wrote its next one: print that.
             code = (demo / "hub" / "pairing-code").read_text().strip()
+        if neighborhood is not None:
+            neighborhood.share_once()
+            if home_assistant is not None:
+                post = asyncio.run(_neighbor_post_state(home_assistant, 120))
+                if not post:
+                    raise SystemExit(
+                        "demo: Home Assistant shows no neighbor post within 120 s; see "
+                        f"{logs / 'hub.log'} and {logs / 'neighbor-hub.log'}"
+                    )
+                when = "now" if neighborhood.shared_now else "from an earlier run"
+                say(
+                    f"Home Assistant shows the neighbor's post ({when}): {post['entity_id']} "
+                    f"fired {post['state']}: {post['attributes'].get('message')!r}"
+                )
         print(
             summary(
                 args,
@@ -232,10 +310,13 @@ def main() -> int:
                 code=code,
                 doorbells=doorbells,
                 home_assistant=home_assistant,
+                neighborhood=neighborhood,
                 logs=logs,
             )
         )
-        while all(process.poll() is None for _, process in children):
+        watched = [process for _, process in children]
+        watched += neighborhood.processes if neighborhood is not None else []
+        while all(process.poll() is None for process in watched):
             time.sleep(0.5)
         for name, process in children:
             if process.returncode is not None:
@@ -245,6 +326,8 @@ def main() -> int:
         return 0
     finally:
         stop_all([process for _, process in children])
+        if neighborhood is not None:
+            neighborhood.stop()
         ready_file.unlink(missing_ok=True)
 
 

@@ -28,6 +28,8 @@ What it does:
 4. Writes `--ready-file` (JSON: url, user, password, doorbell entities), prints the URL, user
    and password; then keeps running until Ctrl-C (or SIGTERM), which stops Home Assistant.
    `--stop-after-setup` stops it right after step 3 instead (a smoke test).
+   With `--invite`, step 3 also joins the hub to that neighborhood group through the
+   integration's options flow, as a person pasting the invite would (unless it is in one).
 
 Nothing here reaches the internet: pip is skipped, and the integrations that phone home are
 left out. (Home Assistant always loads its `brands` integration, which fetches brand images
@@ -462,6 +464,21 @@ class HomeAssistantApi:
             raise SystemExit(f"pairing failed: {result.get('errors') or result}")
         return str(result["title"])
 
+    async def join_group(self, entry_id: str, invite: str) -> bool:
+        """Join the hub to a neighborhood group through the integration's options flow.
+
+        False if the hub is in a group already (the flow then offers to leave; it is closed).
+        """
+        flow = await self._post("/api/config/config_entries/options/flow", {"handler": entry_id})
+        flow_path = f"/api/config/config_entries/options/flow/{flow['flow_id']}"
+        if flow.get("step_id") != "join":
+            await self.delete(flow_path)
+            return False
+        result = await self._post(flow_path, {"invite": invite})
+        if result.get("type") != "create_entry":
+            raise SystemExit(f"joining the group failed: {result.get('errors') or result}")
+        return True
+
 
 async def hub_id_of(session: aiohttp.ClientSession, hub_url: URL) -> str:
     async with session.get(hub_url.with_path("/api/v1/info")) as response:
@@ -505,6 +522,17 @@ async def connect_hub(args: argparse.Namespace, process: subprocess.Popen[bytes]
                 break
             await asyncio.sleep(1)
         log(f"doorbell event entities: {', '.join(sorted(doorbells)) or 'none yet'}")
+        if args.invite:
+            entries = await api.get(f"/api/config/config_entries/entry?domain={DOMAIN}")
+            entry_id = next(
+                e["entry_id"]
+                for e in entries
+                if e["state"] == "loaded" and e.get("unique_id", hub_id) == hub_id
+            )
+            if await api.join_group(entry_id, args.invite):
+                log("joined the hub to the neighborhood group through the options flow")
+            else:
+                log("the hub is in a neighborhood group already")
         return sorted(doorbells)
 
 
@@ -518,6 +546,9 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8123, help="Home Assistant's HTTP port")
     parser.add_argument("--user", default="doorward", help="the owner's username")
     parser.add_argument("--password", default="doorward", help="the owner's password")
+    parser.add_argument(
+        "--invite", help="join the hub to this neighborhood group (the options flow) once added"
+    )
     parser.add_argument("--startup-timeout", type=float, default=300.0)
     parser.add_argument(
         "--ready-file",
