@@ -98,7 +98,7 @@ def doorbell_ids(demo: Path, count: int) -> list[str]:
     return ids[:count]
 
 
-async def _neighbor_post_state(home_assistant: dict[str, Any], timeout: float) -> dict[str, Any]:
+async def _neighbor_post_state(home_assistant: dict[str, Any], seconds: float) -> dict[str, Any]:
     """Home Assistant's `neighbor_post` event entity once it has fired (its state), else {}.
 
     The entity is found by its event type, not its entity id (a device move would change that).
@@ -109,7 +109,7 @@ async def _neighbor_post_state(home_assistant: dict[str, Any], timeout: float) -
     async with aiohttp.ClientSession() as session:
         api = HomeAssistantApi(session, home_assistant["url"])
         await api.login(home_assistant["user"], home_assistant["password"])
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             for state in await api.get("/api/states"):
                 attributes = state["attributes"]
@@ -121,6 +121,26 @@ async def _neighbor_post_state(home_assistant: dict[str, Any], timeout: float) -
                     return dict(state)
             await asyncio.sleep(1)
     return {}
+
+
+def show_neighbor_post(
+    neighborhood: NeighborhoodDemo, home_assistant: dict[str, Any] | None, logs: Path
+) -> None:
+    """The neighbor shares (first run only); then wait until Home Assistant shows the post."""
+    neighborhood.share_once()
+    if home_assistant is None:
+        return
+    post = asyncio.run(_neighbor_post_state(home_assistant, 120))
+    if not post:
+        raise SystemExit(
+            "demo: Home Assistant shows no neighbor post within 120 s; see "
+            f"{logs / 'hub.log'} and {logs / 'neighbor-hub.log'}"
+        )
+    when = "now" if neighborhood.shared_now else "from an earlier run"
+    say(
+        f"Home Assistant shows the neighbor's post ({when}): {post['entity_id']} "
+        f"fired {post['state']}: {post['attributes'].get('message')!r}"
+    )
 
 
 def summary(
@@ -170,6 +190,53 @@ def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
             process.kill()
 
 
+def ready(process: subprocess.Popen[bytes], ready_file: Path, logs: Path) -> dict[str, Any]:
+    """Wait for `ha_demo.py`'s ready file (Home Assistant set up); its content."""
+    wait_until(ready_file.exists, "Home Assistant", process, 600, logs / "home-assistant-setup.log")
+    return dict(json.loads(ready_file.read_text(encoding="utf-8")))
+
+
+def watch(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    """Return when one of `processes` exits, saying which."""
+    while all(process.poll() is None for _, process in processes):
+        time.sleep(0.5)
+    for name, process in processes:
+        if process.returncode is not None:
+            print(f"demo: {name} exited with code {process.returncode}", file=sys.stderr)
+
+
+def neighborhood_of(args: argparse.Namespace, logs: Path) -> NeighborhoodDemo:
+    """The homeserver, the group and the neighbor household, as the command line says."""
+    return NeighborhoodDemo(
+        args.dir,
+        logs,
+        say,
+        synapse_port=args.synapse_port,
+        neighbor_hub_port=args.neighbor_hub_port,
+        neighbor_doorbell_port=args.neighbor_doorbell_port,
+    )
+
+
+def home_assistant_command(
+    args: argparse.Namespace,
+    hub_url: str,
+    code: str,
+    ready_file: Path,
+    neighborhood: NeighborhoodDemo | None,
+) -> list[str]:
+    """`ha_demo.py`: Home Assistant, the hub added (and joined to the group, if there is one)."""
+    joining = " and joining it to the group through the integration's options flow"
+    config_dir = args.dir / "ha-config"
+    say(
+        f"starting Home Assistant and adding the hub to it{joining if neighborhood else ''} "
+        f"(the first start takes a minute or two; log: {config_dir / 'home-assistant.log'})"
+    )
+    invite = ["--invite", neighborhood.demo_hub_invite] if neighborhood is not None else []
+    return [sys.executable, str(REPO / "scripts" / "ha_demo.py"), "--hub-url", hub_url,
+            "--pairing-code", code, "--port", str(args.ha_port), "--config-dir",
+            str(config_dir), "--ready-file", str(ready_file), *invite]  # fmt: skip
+
+
 def parse_args() -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -197,6 +264,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     """Start everything, print where to look, wait for Ctrl-C, stop everything."""
+    started = time.monotonic()
     args = parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
@@ -205,8 +273,8 @@ def main() -> int:
     logs.mkdir(parents=True, exist_ok=True)
     state_file = demo / "simulator.json"
     ready_file = demo / "home-assistant.json"
-    state_file.unlink(missing_ok=True)
-    ready_file.unlink(missing_ok=True)
+    for stale in (state_file, ready_file):
+        stale.unlink(missing_ok=True)
     hub_url = f"http://{LOOPBACK}:{args.hub_port}"
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
@@ -222,20 +290,10 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    neighborhood = None
-    if not args.no_neighborhood:
-        neighborhood = NeighborhoodDemo(
-            demo,
-            logs,
-            say,
-            synapse_port=args.synapse_port,
-            neighbor_hub_port=args.neighbor_hub_port,
-            neighbor_doorbell_port=args.neighbor_doorbell_port,
-        )
+    neighborhood = None if args.no_neighborhood else neighborhood_of(args, logs)
     try:
         if neighborhood is not None:
-            neighborhood.start_homeserver()
-            neighborhood.create_group()
+            neighborhood.start_group()
         say(f"starting the hub on {hub_url} (log: {logs / 'hub.log'})")
         hub = start(
             "the hub",
@@ -259,50 +317,23 @@ def main() -> int:
         doorbells = json.loads(state_file.read_text())["doorbells"]
         code = (demo / "hub" / "pairing-code").read_text().strip()
 
-        home_assistant = None
-        process = None
-        if not args.no_home_assistant:
-            config_dir = demo / "ha-config"
-            joining = (
-                " and joining it to the group through the integration's options flow"
-                if neighborhood is not None
-                else ""
-            )
-            say(
-                f"starting Home Assistant and adding the hub to it{joining} (the first start "
-                f"takes a minute or two; log: {config_dir / 'home-assistant.log'})"
-            )
-            invite = ["--invite", neighborhood.demo_hub_invite] if neighborhood is not None else []
-            process = start(
+        process = (
+            None
+            if args.no_home_assistant
+            else start(
                 "Home Assistant",
-                [sys.executable, str(REPO / "scripts" / "ha_demo.py"), "--hub-url", hub_url,
-                 "--pairing-code", str(code), "--port", str(args.ha_port), "--config-dir",
-                 str(config_dir), "--ready-file", str(ready_file), *invite],
+                home_assistant_command(args, hub_url, code, ready_file, neighborhood),
                 logs / "home-assistant-setup.log",
-            )  # fmt: skip
+            )
+        )
         if neighborhood is not None:
             neighborhood.start_neighbor()
-        if process is not None:
-            wait_until(
-                ready_file.exists, "Home Assistant", process, 600, logs / "home-assistant-setup.log"
-            )
-            home_assistant = json.loads(ready_file.read_text(encoding="utf-8"))
-            # If Home Assistant used the first code, the hub wrote its next one: print that.
-            code = (demo / "hub" / "pairing-code").read_text().strip()
+        home_assistant = None if process is None else ready(process, ready_file, logs)
+        # If Home Assistant used the first code, the hub wrote its next one: print that.
+        code = (demo / "hub" / "pairing-code").read_text().strip()
         if neighborhood is not None:
-            neighborhood.share_once()
-            if home_assistant is not None:
-                post = asyncio.run(_neighbor_post_state(home_assistant, 120))
-                if not post:
-                    raise SystemExit(
-                        "demo: Home Assistant shows no neighbor post within 120 s; see "
-                        f"{logs / 'hub.log'} and {logs / 'neighbor-hub.log'}"
-                    )
-                when = "now" if neighborhood.shared_now else "from an earlier run"
-                say(
-                    f"Home Assistant shows the neighbor's post ({when}): {post['entity_id']} "
-                    f"fired {post['state']}: {post['attributes'].get('message')!r}"
-                )
+            show_neighbor_post(neighborhood, home_assistant, logs)
+        say(f"everything is up after {time.monotonic() - started:.0f} s")
         print(
             summary(
                 args,
@@ -314,13 +345,7 @@ def main() -> int:
                 logs=logs,
             )
         )
-        watched = [process for _, process in children]
-        watched += neighborhood.processes if neighborhood is not None else []
-        while all(process.poll() is None for process in watched):
-            time.sleep(0.5)
-        for name, process in children:
-            if process.returncode is not None:
-                print(f"demo: {name} exited with code {process.returncode}", file=sys.stderr)
+        watch([*children, *(neighborhood.named_processes() if neighborhood else [])])
         return 1
     except KeyboardInterrupt:
         return 0

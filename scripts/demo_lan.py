@@ -65,7 +65,7 @@ async def tcp_to_unix(port: int, path: Path) -> asyncio.Server:
 
 async def unix_to_tcp(path: Path, port: int) -> asyncio.Server:
     """Listen on the Unix socket `path`; each connection continues to 127.0.0.1:`port`."""
-    path.unlink(missing_ok=True)
+    await asyncio.to_thread(path.unlink, missing_ok=True)
     return await asyncio.start_unix_server(
         _joiner(lambda: asyncio.open_connection(LOOPBACK, port)), str(path)
     )
@@ -113,15 +113,10 @@ class Bridge:
             self._thread.join(10)
 
 
-async def _inside(args: argparse.Namespace, hub: list[str], doorbells: list[str]) -> int:
-    """Bridge the ports, run the neighbor's hub and doorbells until SIGTERM, then stop them."""
+async def _inside(args: argparse.Namespace, children: list[subprocess.Popen[bytes]]) -> int:
+    """Bridge the ports while the neighbor's hub and doorbells run; on SIGTERM stop them."""
     servers = [await tcp_to_unix(port, socket_path(args.sockets, port)) for port in args.outward]
     servers += [await unix_to_tcp(socket_path(args.sockets, port), port) for port in args.inward]
-    with args.hub_log.open("ab") as hub_log, args.doorbells_log.open("ab") as doorbells_log:
-        children = [
-            subprocess.Popen(hub, stdout=hub_log, stderr=subprocess.STDOUT),  # noqa: S603
-            subprocess.Popen(doorbells, stdout=doorbells_log, stderr=subprocess.STDOUT),  # noqa: S603
-        ]
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -156,7 +151,12 @@ def main() -> int:
     second = argv.index("--", first + 1)
     args = parser.parse_args(argv[:first])
     hub, doorbells = argv[first + 1 : second], argv[second + 1 :]
-    return asyncio.run(_inside(args, hub, doorbells))
+    with args.hub_log.open("ab") as hub_log, args.doorbells_log.open("ab") as doorbells_log:
+        children = [
+            subprocess.Popen(hub, stdout=hub_log, stderr=subprocess.STDOUT),  # noqa: S603
+            subprocess.Popen(doorbells, stdout=doorbells_log, stderr=subprocess.STDOUT),  # noqa: S603
+        ]
+    return asyncio.run(_inside(args, children))
 
 
 if __name__ == "__main__":

@@ -136,6 +136,11 @@ class NeighborhoodDemo:
 
     # --- the homeserver ----------------------------------------------------------------------
 
+    def start_group(self) -> None:
+        """The homeserver running, the group made (first run), this run's invites."""
+        self.start_homeserver()
+        self.create_group()
+
     def start_homeserver(self) -> None:
         """Install (first run), configure (first run) and start Synapse; the group admin account."""
         self._load_state()
@@ -248,8 +253,8 @@ class NeighborhoodDemo:
         self.bridge = Bridge(sockets, outward=[self.synapse_port], inward=inward)
         self.bridge.start()
         self.say(
-            f"starting the neighbor household on a LAN of its own: its hub ({self.neighbor_hub_url})"
-            f" and {self.neighbor_doorbells} simulated doorbell(s) (logs: "
+            "starting the neighbor household on a LAN of its own: its hub "
+            f"({self.neighbor_hub_url}) and {self.neighbor_doorbells} simulated doorbell(s) (logs: "
             f"{self.logs / 'neighbor-hub.log'}, {self.logs / 'neighbor-doorbells.log'})"
         )
         inside = [
@@ -368,6 +373,10 @@ class NeighborhoodDemo:
                     f"demo: {what} did not come up in {timeout:.0f} s; see {self.logs / log}"
                 )
             time.sleep(0.3)
+
+    def named_processes(self) -> list[tuple[str, subprocess.Popen[bytes]]]:
+        """What runs (Synapse, the neighbor's LAN), named for the console."""
+        return list(zip(("Synapse", "the neighbor's LAN"), self.processes, strict=False))
 
     def stop(self) -> None:
         """Stop the neighbor's LAN and Synapse (the last started first)."""
