@@ -379,15 +379,16 @@ class NeighborhoodDemo:
         return list(zip(("Synapse", "the neighbor's LAN"), self.processes, strict=False))
 
     def stop(self) -> None:
-        """Stop the neighbor's LAN and Synapse (the last started first)."""
+        """Stop the neighbor's LAN, then Synapse: one after the other, so the neighbor's hub
+        signs off while its homeserver still answers."""
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.terminate()
-        for process in reversed(self.processes):
             try:
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
         if self.bridge is not None:
             self.bridge.stop()
 
