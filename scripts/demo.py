@@ -231,7 +231,7 @@ def home_assistant_command(
         f"starting Home Assistant and adding the hub to it{joining if neighborhood else ''} "
         f"(the first start takes a minute or two; log: {config_dir / 'home-assistant.log'})"
     )
-    invite = ["--invite", neighborhood.demo_hub_invite] if neighborhood is not None else []
+    invite = ["--invite-file", str(neighborhood.demo_hub_invite_file)] if neighborhood else []
     return [sys.executable, str(REPO / "scripts" / "ha_demo.py"), "--hub-url", hub_url,
             "--pairing-code", code, "--port", str(args.ha_port), "--config-dir",
             str(config_dir), "--ready-file", str(ready_file), *invite]  # fmt: skip
@@ -273,7 +273,7 @@ def main() -> int:
     logs.mkdir(parents=True, exist_ok=True)
     state_file = demo / "simulator.json"
     ready_file = demo / "home-assistant.json"
-    for stale in (state_file, ready_file):
+    for stale in (state_file, ready_file, demo / "neighborhood" / "demo-hub-invite"):
         stale.unlink(missing_ok=True)
     hub_url = f"http://{LOOPBACK}:{args.hub_port}"
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -292,8 +292,6 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     neighborhood = None if args.no_neighborhood else neighborhood_of(args, logs)
     try:
-        if neighborhood is not None:
-            neighborhood.start_group()
         say(f"starting the hub on {hub_url} (log: {logs / 'hub.log'})")
         hub = start(
             "the hub",
@@ -327,6 +325,8 @@ def main() -> int:
             )
         )
         if neighborhood is not None:
+            # Home Assistant's first start takes longest: the group is made meanwhile.
+            neighborhood.start_group()
             neighborhood.start_neighbor()
         home_assistant = None if process is None else ready(process, ready_file, logs)
         # If Home Assistant used the first code, the hub wrote its next one: print that.

@@ -222,11 +222,15 @@ class NeighborhoodDemo:
             self.state[key] = self._group("invite").strip().splitlines()[-1]
             self._save_state()
         self.invite_for_you = self.state["invite_you"]
+        _private_write(self.demo_hub_invite_file, self.state["invite_demo_hub"])
 
     @property
-    def demo_hub_invite(self) -> str:
-        """The invite the demo Home Assistant pastes into its options flow for the demo hub."""
-        return str(self.state["invite_demo_hub"])
+    def demo_hub_invite_file(self) -> Path:
+        """The invite the demo Home Assistant pastes into its options flow for the demo hub.
+
+        Written once the group exists (Home Assistant starts meanwhile and waits for it).
+        """
+        return self.folder / "demo-hub-invite"
 
     # --- the neighbor household --------------------------------------------------------------
 

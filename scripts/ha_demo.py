@@ -28,8 +28,9 @@ What it does:
 4. Writes `--ready-file` (JSON: url, user, password, doorbell entities), prints the URL, user
    and password; then keeps running until Ctrl-C (or SIGTERM), which stops Home Assistant.
    `--stop-after-setup` stops it right after step 3 instead (a smoke test).
-   With `--invite`, step 3 also joins the hub to that neighborhood group through the
-   integration's options flow, as a person pasting the invite would (unless it is in one).
+   With `--invite-file`, step 3 also joins the hub to the group of the invite in that file (it
+   waits for the file) through the integration's options flow, as a person pasting the invite
+   would (unless the hub is in a group already).
 
 Nothing here reaches the internet: pip is skipped, and the integrations that phone home are
 left out. (Home Assistant always loads its `brands` integration, which fetches brand images
@@ -480,6 +481,18 @@ class HomeAssistantApi:
         return True
 
 
+async def wait_for_invite(path: Path, process: subprocess.Popen[bytes], seconds: float) -> str:
+    """The invite in `path`, once something wrote it (the demo makes the group meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while not await asyncio.to_thread(path.exists):
+        if process.poll() is not None:
+            raise SystemExit(f"Home Assistant exited with code {process.returncode}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no invite in {path} after {seconds:.0f} s")
+        await asyncio.sleep(0.5)
+    return (await asyncio.to_thread(path.read_text, encoding="utf-8")).strip()
+
+
 async def hub_id_of(session: aiohttp.ClientSession, hub_url: URL) -> str:
     async with session.get(hub_url.with_path("/api/v1/info")) as response:
         return str((await response.json())["hub_id"])
@@ -522,14 +535,15 @@ async def connect_hub(args: argparse.Namespace, process: subprocess.Popen[bytes]
                 break
             await asyncio.sleep(1)
         log(f"doorbell event entities: {', '.join(sorted(doorbells)) or 'none yet'}")
-        if args.invite:
+        if args.invite_file:
+            invite = await wait_for_invite(args.invite_file, process, args.startup_timeout)
             entries = await api.get(f"/api/config/config_entries/entry?domain={DOMAIN}")
             entry_id = next(
                 e["entry_id"]
                 for e in entries
                 if e["state"] == "loaded" and e.get("unique_id", hub_id) == hub_id
             )
-            if await api.join_group(entry_id, args.invite):
+            if await api.join_group(entry_id, invite):
                 log("joined the hub to the neighborhood group through the options flow")
             else:
                 log("the hub is in a neighborhood group already")
@@ -547,7 +561,10 @@ def main() -> int:
     parser.add_argument("--user", default="doorward", help="the owner's username")
     parser.add_argument("--password", default="doorward", help="the owner's password")
     parser.add_argument(
-        "--invite", help="join the hub to this neighborhood group (the options flow) once added"
+        "--invite-file",
+        type=Path,
+        help="join the hub to the neighborhood group of the invite in this file (the options "
+        "flow) once added; waits for the file",
     )
     parser.add_argument("--startup-timeout", type=float, default=300.0)
     parser.add_argument(

@@ -45,7 +45,7 @@ CHROMIUM_FLAGS = [
 SCREENSHOTS = REPO / ".browser-test" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 # Home Assistant's first start in a fresh folder, adding the hub, a new homeserver and group, and
 # the neighbor's share take well under this.
-DEMO_START_TIMEOUT = 300.0
+DEMO_START_TIMEOUT = 360.0
 
 
 @dataclass
@@ -147,8 +147,8 @@ def screenshots() -> Path:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     """The demo, started from scratch (as on a fresh clone), stopped at the end."""
     stack = DemoStack(tmp_path_factory.mktemp("demo") / "state")
-    stack.start()
     try:
+        stack.start()
         yield stack
     finally:
         stack.stop()
