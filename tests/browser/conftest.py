@@ -45,7 +45,7 @@ CHROMIUM_FLAGS = [
 SCREENSHOTS = REPO / ".browser-test" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 # Home Assistant's first start in a fresh folder, adding the hub, a new homeserver and group, and
 # the neighbor's share take well under this.
-DEMO_START_TIMEOUT = 360.0
+DEMO_START_TIMEOUT = 540.0
 
 
 @dataclass

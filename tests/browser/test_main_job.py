@@ -30,7 +30,7 @@ from .conftest import BrowserLog, DemoStack
 
 # The first step also waits for the demo to start (Home Assistant's first start, a new homeserver
 # and group included; conftest.DEMO_START_TIMEOUT is shorter, so a slow start stops the demo).
-pytestmark = pytest.mark.timeout(420)
+pytestmark = pytest.mark.timeout(600)
 
 DOORBELLS = ("Doorbell 1", "Doorbell 2")
 # What each doorbell shows on its device page: the camera (named after the device) and these.
