@@ -130,10 +130,10 @@ def show_neighbor_post(
     neighborhood.share_once()
     if home_assistant is None:
         return
-    post = asyncio.run(_neighbor_post_state(home_assistant, 120))
+    post = asyncio.run(_neighbor_post_state(home_assistant, 180))
     if not post:
         raise SystemExit(
-            "demo: Home Assistant shows no neighbor post within 120 s; see "
+            "demo: Home Assistant shows no neighbor post within 180 s; see "
             f"{logs / 'hub.log'} and {logs / 'neighbor-hub.log'}"
         )
     when = "now" if neighborhood.shared_now else "from an earlier run"

@@ -59,7 +59,7 @@ def _http(method: str, url: str, body: object = None, token: str | None = None) 
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=180) as response:  # noqa: S310 - loopback
             raw = response.read()
     except urllib.error.HTTPError as err:
         raise RuntimeError(f"{method} {url}: HTTP {err.code} {err.read().decode()}") from err
@@ -329,14 +329,14 @@ class NeighborhoodDemo:
         self.say(f"standing in for the neighbor: pressing their doorbell ({doorbell})")
         known = {clip["id"] for clip in self._neighbor("GET", "/clips")["clips"]}
         self._run([*HUB, "press", doorbell], "pressing the neighbor's doorbell", "neighbor-hub.log")
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180
         clip = None
         while clip is None:
             fresh = [c for c in self._neighbor("GET", "/clips")["clips"] if c["id"] not in known]
             clip = fresh[0] if fresh else None
             if clip is None:
                 if time.monotonic() > deadline:
-                    raise SystemExit("demo: the neighbor's hub recorded no clip within 90 s")
+                    raise SystemExit("demo: the neighbor's hub recorded no clip within 180 s")
                 time.sleep(1)
         self.say(
             f"standing in for the neighbor: sharing clip {clip['id']} with {GROUP_NAME!r} "
