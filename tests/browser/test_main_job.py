@@ -31,6 +31,9 @@ from .conftest import BrowserLog, DemoStack
 # The first step also waits for the demo to start (Home Assistant's first start, a new homeserver
 # and group included; conftest.DEMO_START_TIMEOUT is shorter, so a slow start stops the demo).
 pytestmark = pytest.mark.timeout(600)
+# Home Assistant's pages render slowly on a loaded machine: wait up to 20 s for what should show
+# (Playwright's default is 5 s). A wait limit, not a speed target.
+expect.set_options(timeout=20_000)
 
 DOORBELLS = ("Doorbell 1", "Doorbell 2")
 # What each doorbell shows on its device page: the camera (named after the device) and these.
