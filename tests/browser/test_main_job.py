@@ -321,7 +321,9 @@ def test_neighbor_post_shows(page: Page, demo: DemoStack, screenshots: Path) -> 
     page.goto(f"{demo.url}/config/devices/device/{entity['device_id']}")
     expect(visible(page.get_by_text("Device info"))).to_be_visible()
     shot(page, screenshots, "16-neighbor-post-device")
-    visible(page.get_by_text("Neighbor post", exact=True)).first.click()
+    # The entity's row in the device's "Events" card (the Activity card names it too).
+    events = page.locator("ha-card").filter(has_text="Events")
+    visible(events.get_by_text("Neighbor post", exact=True)).first.click()
     dialog = page.locator("ha-more-info-dialog")
     expect(dialog).to_be_visible()
     # The event's more-info shows its type and when it fired (no attributes there).
