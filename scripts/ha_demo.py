@@ -75,6 +75,9 @@ from yarl import URL
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_DIR = REPO / ".demo" / "ha-config"
 DOMAIN = "doorward"
+# How long to wait for the demo's group invite: a first run installs and configures Synapse and
+# makes the group meanwhile, which takes minutes on a loaded machine.
+INVITE_TIMEOUT = 900.0
 # The first line of a configuration.yaml this script wrote (and may rewrite).
 CONFIGURATION_HEADER = "# Written by scripts/ha_demo.py for the Doorward demo."
 
@@ -536,7 +539,7 @@ async def connect_hub(args: argparse.Namespace, process: subprocess.Popen[bytes]
             await asyncio.sleep(1)
         log(f"doorbell event entities: {', '.join(sorted(doorbells)) or 'none yet'}")
         if args.invite_file:
-            invite = await wait_for_invite(args.invite_file, process, args.startup_timeout)
+            invite = await wait_for_invite(args.invite_file, process, INVITE_TIMEOUT)
             entries = await api.get(f"/api/config/config_entries/entry?domain={DOMAIN}")
             entry_id = next(
                 e["entry_id"]
