@@ -14,6 +14,9 @@ from yarl import URL
 API_PREFIX = "/api/v1"
 STATUS_PENDING_APPROVAL = "pending_approval"
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=15)
+# Calls the hub answers only after its homeserver did (joining: register, join the rooms, publish
+# the key; sharing: encrypt, upload, send): a loaded homeserver takes well over 15 s.
+HOMESERVER_TIMEOUT = aiohttp.ClientTimeout(total=120)
 # A relayed clip may take long to send; only connecting and each read are bounded.
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=15, sock_read=60)
 CLIPS_PAGE_LIMIT = 500
@@ -407,11 +410,12 @@ class DoorwardClient:
         auth: bool = True,
         body: Mapping[str, Any] | None = None,
         query: Mapping[str, str] | None = None,
+        time_limit: aiohttp.ClientTimeout = REQUEST_TIMEOUT,
     ) -> tuple[bytes, str]:
         url = self.url(path, **(query or {}))
         try:
             async with self._session.request(
-                method, url, headers=self._headers(auth), json=body, timeout=REQUEST_TIMEOUT
+                method, url, headers=self._headers(auth), json=body, timeout=time_limit
             ) as response:
                 content = await response.read()
                 status = response.status
@@ -452,8 +456,11 @@ class DoorwardClient:
         auth: bool = True,
         body: Mapping[str, Any] | None = None,
         query: Mapping[str, str] | None = None,
+        time_limit: aiohttp.ClientTimeout = REQUEST_TIMEOUT,
     ) -> Any:
-        content, content_type = await self._request(method, path, auth=auth, body=body, query=query)
+        content, content_type = await self._request(
+            method, path, auth=auth, body=body, query=query, time_limit=time_limit
+        )
         if content_type != "application/json":
             raise DoorwardApiError(f"expected JSON from {path}, got {content_type or 'nothing'}")
         try:
@@ -596,7 +603,10 @@ class DoorwardClient:
     async def join_group(self, invite: str) -> GroupStatus:
         """Join the group of an invite (`doorward-invite:...`) a group admin gave."""
         body = {"invite": invite}
-        return parse(GroupStatus, await self._json("POST", "/neighborhood/join", body=body))
+        joined = await self._json(
+            "POST", "/neighborhood/join", body=body, time_limit=HOMESERVER_TIMEOUT
+        )
+        return parse(GroupStatus, joined)
 
     async def leave_group(self) -> None:
         """Leave the group: the hub's Matrix device and the group's clips on the hub go."""
@@ -624,7 +634,12 @@ class DoorwardClient:
 
     async def share_clip(self, clip_id: int, message: str) -> ShareResult:
         """Share one clip with the group: call this only for a person's explicit decision."""
-        data = await self._json("POST", f"/clips/{clip_id}/share", body={"message": message})
+        data = await self._json(
+            "POST",
+            f"/clips/{clip_id}/share",
+            body={"message": message},
+            time_limit=HOMESERVER_TIMEOUT,
+        )
         return parse(ShareResult, data)
 
     @contextlib.asynccontextmanager
