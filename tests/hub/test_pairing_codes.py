@@ -163,6 +163,15 @@ async def test_wrong_codes_rotate_the_console_code_at_most_every_two_minutes(
     await wrong(1)  # counted from 0 after that rotation: the fifth
     assert console_code(tmp_path) != console
 
+    # Right after the machine booted (the monotonic clock near 0) the first lock-out rotates too.
+    monotonic.now = 0.0
+    pairing = Pairing(
+        stored.pairing_codes, stored.tokens, code_file, clock=clock, monotonic=monotonic
+    )
+    console = await pairing.refresh_console_code("test")
+    await wrong(5)
+    assert console_code(tmp_path) != console
+
 
 async def test_the_console_code_is_replaced_when_it_expires_or_is_used(
     pairing: Pairing, clock: Clock, tmp_path: Path, caplog: pytest.LogCaptureFixture
