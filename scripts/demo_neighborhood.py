@@ -338,9 +338,8 @@ class NeighborhoodDemo:
             # A press before the hub has the doorbell's video makes no clip (nothing to record):
             # like a visitor, ring again after a while until one is recorded.
             if time.monotonic() - pressed_at >= RING_AGAIN_SECONDS:
-                self._run(
-                    [*HUB, "press", doorbell], "pressing the neighbor's doorbell", "neighbor-hub.log"
-                )
+                ring = [*HUB, "press", doorbell]
+                self._run(ring, "pressing the neighbor's doorbell", "neighbor-hub.log")
                 pressed_at = time.monotonic()
             fresh = [c for c in self._neighbor("GET", "/clips")["clips"] if c["id"] not in known]
             clip = fresh[0] if fresh else None
