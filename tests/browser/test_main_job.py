@@ -136,10 +136,11 @@ def test_default_config_integrations_loaded(page: Page, demo: DemoStack) -> None
 def test_integration_page_shows_hub_and_doorbells(
     page: Page, demo: DemoStack, screenshots: Path
 ) -> None:
-    """The Doorward page lists the hub, both doorbells and the neighborhood group's device; each
-    doorbell has its entities."""
+    """The Doorward page lists the hub and both doorbells, and the neighborhood group (a service
+    device); each doorbell has its entities."""
     page.goto(f"{demo.url}/config/integrations/integration/doorward")
-    expect(visible(page.get_by_text("4 devices"))).to_be_visible()
+    expect(visible(page.get_by_text("3 devices"))).to_be_visible()
+    expect(visible(page.get_by_text("1 service"))).to_be_visible()
     for name in ("Demo hub", *DOORBELLS, "Demo Street"):
         expect(visible(page.get_by_text(name, exact=True)).first).to_be_visible()
     shot(page, screenshots, "03-integration")
@@ -437,7 +438,7 @@ def test_second_run_reuses_the_doorbells(page: Page, demo: DemoStack, screenshot
         page.get_by_role("textbox", name="Username").fill(demo.home_assistant["user"])
         page.get_by_role("textbox", name="Password").fill(demo.home_assistant["password"])
         page.keyboard.press("Enter")
-    expect(visible(page.get_by_text("4 devices"))).to_be_visible()
+    expect(visible(page.get_by_text("3 devices"))).to_be_visible()
     shot(page, screenshots, "17-second-run")
     open_device(page, demo, "Doorbell 1")
     shot(page, screenshots, "18-second-run-doorbell")
