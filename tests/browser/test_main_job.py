@@ -321,7 +321,8 @@ def test_neighbor_post_shows(page: Page, demo: DemoStack, screenshots: Path) -> 
     assert attributes["has_video"] is True
     assert isinstance(attributes["cells_from_home"], int)
     page.goto(f"{demo.url}/config/devices/device/{entity['device_id']}")
-    expect(visible(page.get_by_text("Device info"))).to_be_visible()
+    # The group's device is a service: its page says "Service info".
+    expect(visible(page.get_by_text("Service info"))).to_be_visible()
     shot(page, screenshots, "16-neighbor-post-device")
     # The entity's row in the device's "Events" card (the Activity card names it too).
     events = page.locator("ha-card").filter(has_text="Events")
