@@ -52,8 +52,11 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     """Send hello, every doorbell, the events and clip messages after `after`, then everything
     live, in order.
 
-    The subscription starts before the replay query, so nothing falls between the two; live
-    messages already sent by the replay are skipped by seq, so nothing is sent twice.
+    The subscription starts before the hello's `last_seq` is read, and the replay stops at that
+    seq: what was stored by then is replayed, what is stored later is published to the
+    subscription after it is durable (one writer numbers and publishes every seq in order), so
+    nothing falls between the two; live messages already sent by the replay are skipped by seq,
+    so nothing is sent twice.
     """
     after = AFTER.value(request, 0)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT)
@@ -67,10 +70,11 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     reader = asyncio.create_task(_drain_client(ws))
     try:
         hub_id = request.config_dict[IDENTITY].hub_id
-        await ws.send_json(Hello(hub_id, __version__, await events.last_seq()).to_dict())
+        last = await events.last_seq()
+        await ws.send_json(Hello(hub_id, __version__, last).to_dict())
         for doorbell in list(request.config_dict[DOORBELLS].doorbells.values()):
             await ws.send_json(DoorbellMessage(Doorbell.of(doorbell)).to_dict())
-        sent = await _replay(ws, events, clips, after)
+        sent = await _replay(ws, events, clips, after, last)
         await _stream_live(ws, subscription, reader, sent)
     except ConnectionResetError:
         pass  # the client vanished mid-send; it resumes from its last seq
@@ -82,10 +86,19 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
 
 
 async def _replay(
-    ws: web.WebSocketResponse, events: EventRepository, clips: ClipRepository, after: int
+    ws: web.WebSocketResponse,
+    events: EventRepository,
+    clips: ClipRepository,
+    after: int,
+    last: int,
 ) -> int:
-    """Send the stored events and clip messages after `after`, merged in seq order; returns
-    the last seq sent."""
+    """Send the stored events and clip messages with `after < seq <= last`, merged in seq order;
+    returns the last seq sent.
+
+    Every seq up to `last` was durable when `last` was read, so both tables hold all of them
+    whenever they are read; a seq above it may be in one table's page and not yet in the
+    other's, so it is left to the live stream.
+    """
     sent = after
     while True:
         event_page = await events.events_after(sent, REPLAY_PAGE)
@@ -98,13 +111,13 @@ async def _replay(
         # A full page may stop short of what the other holds: send only up to where both are.
         ends = [event_page[-1].seq] if len(event_page) == REPLAY_PAGE else []
         ends += [clip_page[-1][0]] if len(clip_page) == REPLAY_PAGE else []
-        until = min(ends, default=None)
+        until = min([last, *ends])
         for seq, message in stored:
-            if until is not None and seq > until:
+            if seq > until:
                 break
             await ws.send_json(message)
             sent = seq
-        if until is None:
+        if until == last:
             return sent
 
 
