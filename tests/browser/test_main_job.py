@@ -298,6 +298,8 @@ def neighbor_post_entity(page: Page) -> dict[str, Any]:
     Found by its platform and translation key, not its entity id: that changes if the entity
     moves to another device (a group's).
     """
+    # The frontend's state arrives after the page has loaded.
+    page.wait_for_function("() => document.querySelector('home-assistant')?.hass?.entities")
     found = page.evaluate(
         """() => {
             const hass = document.querySelector('home-assistant').hass;
