@@ -349,6 +349,11 @@ def _postgres(where: str | None, password_file: Path | None) -> Postgres | None:
     return Postgres(host, int(port), user, database, password)
 
 
+def _interrupt(*_: object) -> None:
+    """SIGTERM stops `start` as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     """The `scripts/synapse` command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -392,10 +397,12 @@ def main() -> int:
         server = Homeserver.load(args.data_dir.resolve())
         process = start(server)
         print(f"Synapse for {server.server_name} answers at {server.url} (Ctrl-C stops it)")
-        signal.signal(signal.SIGTERM, lambda *_: stop(process))
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             process.wait()
         except KeyboardInterrupt:
+            # Stopped here, not in the signal handler: a handler that waits for the process
+            # while `process.wait()` above holds its lock would wait forever.
             stop(process)
     elif args.command == "register":
         server = Homeserver.load(args.data_dir.resolve())

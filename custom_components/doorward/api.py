@@ -14,6 +14,9 @@ from yarl import URL
 API_PREFIX = "/api/v1"
 STATUS_PENDING_APPROVAL = "pending_approval"
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=15)
+# Calls the hub answers only after its homeserver did (joining: register, join the rooms, publish
+# the key; sharing: encrypt, upload, send): a loaded homeserver takes well over 15 s.
+HOMESERVER_TIMEOUT = aiohttp.ClientTimeout(total=120)
 # A relayed clip may take long to send; only connecting and each read are bounded.
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=15, sock_read=60)
 CLIPS_PAGE_LIMIT = 500
@@ -263,17 +266,27 @@ class GroupStatus:
     user_id: str | None
     home_cell: str | None
     removed: GroupRemoval | None
+    member_count: int | None = None
+    sync_error: str | None = None
+
+    @property
+    def in_group(self) -> bool:
+        """Whether the hub has a group: joined, or removed by an admin and not left yet."""
+        return self.group_name is not None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         """Parse a status object."""
         removed = data.get("removed")
+        count = data.get("member_count")
         return cls(
             joined=bool(data["joined"]),
             group_name=_opt_str(data, "group_name"),
             user_id=_opt_str(data, "user_id"),
             home_cell=_opt_str(data, "home_cell"),
             removed=GroupRemoval.from_json(removed) if isinstance(removed, Mapping) else None,
+            member_count=count if isinstance(count, int) and not isinstance(count, bool) else None,
+            sync_error=_opt_str(data, "sync_error"),
         )
 
 
@@ -291,6 +304,7 @@ class NeighborPost:
     verified: bool
     verification: str
     has_video: bool
+    has_thumbnail: bool = False
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
@@ -311,6 +325,7 @@ class NeighborPost:
             verified=bool(data["verified"]),
             verification=_str(data, "verification"),
             has_video=bool(data.get("has_video", False)),
+            has_thumbnail=bool(data.get("has_thumbnail", False)),
         )
 
 
@@ -395,11 +410,12 @@ class DoorwardClient:
         auth: bool = True,
         body: Mapping[str, Any] | None = None,
         query: Mapping[str, str] | None = None,
+        time_limit: aiohttp.ClientTimeout = REQUEST_TIMEOUT,
     ) -> tuple[bytes, str]:
         url = self.url(path, **(query or {}))
         try:
             async with self._session.request(
-                method, url, headers=self._headers(auth), json=body, timeout=REQUEST_TIMEOUT
+                method, url, headers=self._headers(auth), json=body, timeout=time_limit
             ) as response:
                 content = await response.read()
                 status = response.status
@@ -440,8 +456,11 @@ class DoorwardClient:
         auth: bool = True,
         body: Mapping[str, Any] | None = None,
         query: Mapping[str, str] | None = None,
+        time_limit: aiohttp.ClientTimeout = REQUEST_TIMEOUT,
     ) -> Any:
-        content, content_type = await self._request(method, path, auth=auth, body=body, query=query)
+        content, content_type = await self._request(
+            method, path, auth=auth, body=body, query=query, time_limit=time_limit
+        )
         if content_type != "application/json":
             raise DoorwardApiError(f"expected JSON from {path}, got {content_type or 'nothing'}")
         try:
@@ -584,7 +603,10 @@ class DoorwardClient:
     async def join_group(self, invite: str) -> GroupStatus:
         """Join the group of an invite (`doorward-invite:...`) a group admin gave."""
         body = {"invite": invite}
-        return parse(GroupStatus, await self._json("POST", "/neighborhood/join", body=body))
+        joined = await self._json(
+            "POST", "/neighborhood/join", body=body, time_limit=HOMESERVER_TIMEOUT
+        )
+        return parse(GroupStatus, joined)
 
     async def leave_group(self) -> None:
         """Leave the group: the hub's Matrix device and the group's clips on the hub go."""
@@ -606,9 +628,18 @@ class DoorwardClient:
             raise DoorwardApiError("malformed post list")
         return [parse(NeighborPost, item) for item in items]
 
+    async def neighbor_post(self, event_id: str) -> NeighborPost:
+        """One post of the group's feed (`DoorwardNotFoundError` if the hub has no such post)."""
+        return parse(NeighborPost, await self._json("GET", f"/neighborhood/posts/{event_id}"))
+
     async def share_clip(self, clip_id: int, message: str) -> ShareResult:
         """Share one clip with the group: call this only for a person's explicit decision."""
-        data = await self._json("POST", f"/clips/{clip_id}/share", body={"message": message})
+        data = await self._json(
+            "POST",
+            f"/clips/{clip_id}/share",
+            body={"message": message},
+            time_limit=HOMESERVER_TIMEOUT,
+        )
         return parse(ShareResult, data)
 
     @contextlib.asynccontextmanager
@@ -637,7 +668,7 @@ class DoorwardClient:
             yield response
 
     async def ws_connect(self, after: int, heartbeat: float) -> aiohttp.ClientWebSocketResponse:
-        """Open the push channel, replaying every event with a seq above `after`."""
+        """Open the push channel, replaying the events and clip messages after seq `after`."""
         try:
             return await self._session.ws_connect(
                 self.url("/ws", after=str(after)),

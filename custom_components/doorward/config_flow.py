@@ -57,6 +57,8 @@ LEAVE_SCHEMA = probatio.Schema({probatio.Required(CONF_LEAVE, default=False): Bo
 # The hub's refusals of a join, each with its own translated message.
 JOIN_ERRORS = {
     "invalid_invite": "invalid_invite",
+    # The join body is only the invite: a body the hub's schema refuses is not an invite.
+    "invalid_request": "invalid_invite",
     "invite_rejected": "invite_rejected",
     "homeserver_unreachable": "homeserver_unreachable",
     "homeserver_refused": "homeserver_refused",
@@ -242,7 +244,7 @@ class DoorwardOptionsFlow(OptionsFlow):
             status = await client.neighborhood()
         except DoorwardError:
             return self.async_abort(reason="cannot_connect")
-        if status.joined:
+        if status.in_group:  # joined, or removed by an admin: leaving clears it
             return await self.async_step_leave()
         return await self.async_step_join(user_input)
 

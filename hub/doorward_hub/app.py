@@ -33,7 +33,7 @@ from doorward_hub.events.bus import EventBus
 from doorward_hub.exports import identity_key
 from doorward_hub.exports.recorded_clips import RecordedClips
 from doorward_hub.neighborhood.feed import Comment, NeighborPost
-from doorward_hub.neighborhood.service import NeighborhoodService
+from doorward_hub.neighborhood.service import GroupStatus, NeighborhoodService
 from doorward_hub.police.household import PendingRequest
 from doorward_hub.recording.library import ClipLibrary
 from doorward_hub.recording.recorder import Recorder
@@ -253,9 +253,10 @@ class Hub:
             self.bus.publish(messages.NeighborCommentMessage(comment).to_dict())
 
     def _connect_neighborhood(self, library: ClipLibrary) -> None:
-        """Push neighbors' posts and comments and new police requests to WebSocket clients;
-        keep clips that a pending police request matches from retention."""
+        """Push neighbors' posts and comments, the group status and new police requests to
+        WebSocket clients; keep clips that a pending police request matches from retention."""
         self.neighborhood.subscribe(self._publish_neighbor_item)
+        self.neighborhood.subscribe_status(self._publish_neighborhood_status)
         self.neighborhood.subscribe_police(self._publish_police_request)
         library.hold_while(self.neighborhood.held_clip_ids)
 
@@ -263,6 +264,12 @@ class Hub:
         """Push a new pending police request to the WebSocket clients (Home Assistant)."""
         held = self.neighborhood.police.held_clip_ids()
         self.bus.publish(messages.PoliceRequestMessage(wire_request(item, held)).to_dict())
+
+    def _publish_neighborhood_status(self, status: GroupStatus) -> None:
+        """Push the neighborhood status when it changes (live only; the status route gives it
+        after a reconnect)."""
+        wire = objects.NeighborhoodStatus.from_dict(status.to_json())
+        self.bus.publish(messages.NeighborhoodMessage(wire).to_dict())
 
     async def run_until_signalled(self, exit_deadline: float | None = None) -> None:
         """Start, run until SIGINT or SIGTERM, then stop.

@@ -32,6 +32,7 @@ def make_clip(folder: Path, clip_id: str, start_ms: int, seconds: float = 2.0) -
         for packet in stream.encode(None):
             container.mux(packet)
     assert first is not None
+    video.chmod(0o600)  # as the hub writes its clips
     encoder = av.VideoCodecContext.create("mjpeg", "w")
     encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuvj420p"
     encoder.time_base = Fraction(1, 1)
@@ -40,6 +41,7 @@ def make_clip(folder: Path, clip_id: str, start_ms: int, seconds: float = 2.0) -
     thumbnail.write_bytes(
         b"".join(bytes(p) for p in [*encoder.encode(picture), *encoder.encode(None)])
     )
+    thumbnail.chmod(0o600)
     return ExportClip(
         clip_id=clip_id,
         video=video,

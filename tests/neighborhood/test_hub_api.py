@@ -20,7 +20,7 @@ from doorward_hub.neighborhood.group_host import GroupHost
 
 from ..hub.conftest import hub_config, pair_client
 from ..hub.openapi_contract import DocumentCheck
-from ..support import LOOPBACK
+from ..support import LOOPBACK, wait_for
 from .conftest import synapse
 from .media import make_clip
 
@@ -86,10 +86,12 @@ async def _recorded_clip(hub: Hub, folder: Path) -> Clip:
     """A clip in the hub's library, as the recorder stores one (files in place, then indexed)."""
     start = time.time() - 10
     made = make_clip(folder, "made", int(start * 1000))
+    assert made.thumbnail is not None
+    for file in (made.video, made.thumbnail):  # owner-only, as the recorder writes them
+        file.chmod(0o600)
     library = hub.recorder.library
     name = library.new_file_name("sim-front", start)
     await asyncio.to_thread(made.video.replace, library.path(name))
-    assert made.thumbnail is not None
     thumbnail = library.path(name.removesuffix(".mp4") + ".jpg")
     await asyncio.to_thread(made.thumbnail.replace, thumbnail)
     for path in (library.path(name), thumbnail):  # owner-only, as the recorder writes clips
@@ -113,6 +115,8 @@ async def test_join_share_and_receive_through_the_api(
     assert (status, body["joined"]) == (200, False)
     assert (await a.call("POST", "/clips/1/share", {}))[1]["error"] == "not_joined"
     status, body = await a.call("POST", "/neighborhood/join", {"invite": "not an invite"})
+    assert (status, body["error"]) == (400, "invalid_invite")  # no `doorward-invite:` prefix
+    status, body = await a.call("POST", "/neighborhood/join", {"invite": "doorward-invite:x!"})
     assert (status, body["error"]) == (400, "invalid_invite")
 
     for running, home in ((a, (52.370216, 4.895168)), (b, (52.372933, 4.898812))):
@@ -150,7 +154,22 @@ async def test_join_share_and_receive_through_the_api(
     assert (status, one["comments"]) == (200, [])
     assert (await b.call("GET", "/neighborhood/posts/$nope"))[0] == 404
 
-    assert (await b.call("POST", "/neighborhood/leave"))[0] == 204
+    # The member count is the space's joined accounts: the admin, A and B.
+    async def members(running: RunningHub, count: int) -> bool:
+        return (await running.call("GET", "/neighborhood"))[1]["member_count"] == count
+
+    await wait_for(lambda: members(b, 3), timeout=60)
+    async with b.http.ws_connect(
+        f"{b.base}/ws", headers={"Authorization": f"Bearer {b.token}"}
+    ) as ws:
+        assert (await b.call("POST", "/neighborhood/leave"))[0] == 204
+        async for message in ws:
+            data = message.json()
+            if data["type"] == "neighborhood":
+                break
+        assert data["status"]["joined"] is False
+        assert (data["status"]["group_name"], data["status"]["member_count"]) == (None, None)
+    await wait_for(lambda: members(a, 2), timeout=60)
     status, body = await b.call("GET", "/neighborhood")
     assert body["joined"] is False
     assert (await b.call("POST", "/neighborhood/leave"))[1]["error"] == "not_joined"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +71,13 @@ class EventBus:
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop receiving messages."""
         self._subscriptions.discard(subscription)
+
+    @asynccontextmanager
+    async def sequenced(self) -> AsyncIterator[None]:
+        """Hold while storing a record numbered in the events' seq order and publishing it, so
+        subscribers get every seq in order."""
+        async with self._order:
+            yield
 
     def publish(self, message: Message) -> None:
         """Send a message to every subscriber; one that cannot keep up is disconnected."""

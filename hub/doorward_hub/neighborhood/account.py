@@ -20,10 +20,12 @@ import aiohttp
 from nio.client.async_client import AsyncClient, AsyncClientConfig
 from nio.responses import ErrorResponse, Response
 
-from ..core.files import make_private, private_folder, read_json, write_json_atomically
+from ..core.files import create_private_file, private_folder, read_json, write_json_atomically
 
 ACCOUNT_FILE: Final = "account.json"
 CRYPTO_DIR: Final = "crypto"
+CRYPTO_STORE: Final = "store.db"
+"""The crypto store in `CRYPTO_DIR`: one fixed name, so it can be created private first."""
 REQUEST_TIMEOUT: Final = 30.0
 
 
@@ -71,15 +73,19 @@ def _client_config() -> AsyncClientConfig:
         request_timeout=REQUEST_TIMEOUT,
         max_timeouts=2,
         max_limit_exceeded=5,
+        store_name=CRYPTO_STORE,
     )
 
 
 def _new_client(folder: Path, credentials: Credentials) -> AsyncClient:
+    store = private_folder(folder / CRYPTO_DIR)
+    # Created private before nio opens it: SQLite keeps the mode it finds.
+    create_private_file(store / CRYPTO_STORE)
     return AsyncClient(
         credentials.homeserver,
         credentials.user_id,
         device_id=credentials.device_id,
-        store_path=str(private_folder(folder / CRYPTO_DIR)),
+        store_path=str(store),
         config=_client_config(),
     )
 
@@ -163,7 +169,9 @@ async def login(
     client = _new_client(folder, credentials)
     try:
         await _login(client, credentials, device_name)
-        _save_login(folder, credentials, client)
+        _save(
+            folder, replace(credentials, user_id=client.user_id, access_token=client.access_token)
+        )
     except BaseException:
         await close(client)
         raise
@@ -191,7 +199,6 @@ def _pending(folder: Path, homeserver: str, username: str) -> tuple[Credentials,
 
 def _save_login(folder: Path, credentials: Credentials, client: AsyncClient) -> None:
     _save(folder, replace(credentials, user_id=client.user_id, access_token=client.access_token))
-    make_private(folder / CRYPTO_DIR)  # nio created its store with the process's umask
 
 
 def _save(folder: Path, credentials: Credentials) -> None:
@@ -211,7 +218,6 @@ def restore(folder: Path) -> AsyncClient:
     kept = credentials(folder)
     client = _new_client(folder, kept)
     client.restore_login(kept.user_id, kept.device_id, kept.access_token)
-    make_private(folder / CRYPTO_DIR)
     return client
 
 

@@ -154,6 +154,7 @@ class NeighborFeed:
         """Open (or create) the feed kept in `folder` (0700)."""
         await asyncio.to_thread(private_folder, folder)
         await asyncio.to_thread(private_folder, folder / "media")
+        # SQLite gives its journal files the database file's mode: create it private.
         await asyncio.to_thread(create_private_file, folder / "feed.db")
         db = await aiosqlite.connect(folder / "feed.db")
         await db.executescript(SCHEMA)

@@ -22,6 +22,7 @@ from nio.events.room_events import MegolmEvent
 from nio.exceptions import EncryptionError
 from nio.responses import (
     ErrorResponse,
+    JoinedMembersResponse,
     RoomGetStateEventResponse,
     RoomMessagesResponse,
     SyncResponse,
@@ -107,6 +108,9 @@ class Membership:
         self.folder = folder
         self.client = client
         self.group = group
+        self.member_count: int | None = None
+        """How many accounts (hubs and people, admins too) are joined to the group's space;
+        None until the first sync after start asked the homeserver."""
 
     @classmethod
     async def join(
@@ -192,19 +196,22 @@ class Membership:
                 ]
             events.extend(self._accept(name, room_id, timeline))
         self._note_removal(response)
+        await self._count_members(response)
         if events:
             await sink(events)
         self._save_sync_token(response.next_batch)
         await self._maintain_keys()
 
-    async def run(self, sink: EventSink) -> Removal:
+    async def run(self, sink: EventSink, synced: Callable[[], None] = lambda: None) -> Removal:
         """Sync until the hub is removed from the group (or the task is cancelled); retries
-        with growing pauses while the homeserver cannot be reached."""
+        with growing pauses while the homeserver cannot be reached. `synced` is called after
+        each sync (the status may have changed)."""
         failures = 0
         while self.removal is None:
             try:
                 await self.sync_once(sink)
                 failures = 0
+                synced()
             except (MatrixError, OSError, TimeoutError) as err:
                 if isinstance(err, MatrixError) and err.errcode == "M_UNKNOWN_TOKEN":
                     raise
@@ -298,6 +305,25 @@ class Membership:
                 }
                 self._save_group()
                 return
+
+    async def _count_members(self, response: SyncResponse) -> None:
+        """Ask the homeserver for the space's joined members when the count is not known yet
+        or the space's membership changed in this sync (and forget it once removed)."""
+        if self.removal is not None:
+            self.member_count = None
+            return
+        space = response.rooms.join.get(self.group.space_id)
+        changed = space is not None and any(
+            getattr(event, "source", {}).get("type") == "m.room.member"
+            for event in [*space.state, *space.timeline.events]
+        )
+        if self.member_count is not None and not changed:
+            return
+        members = await self.client.joined_members(self.group.space_id)
+        if isinstance(members, JoinedMembersResponse):
+            self.member_count = len(members.members)
+        else:
+            _LOGGER.warning("could not count the group's members: %s", members)
 
     async def _maintain_keys(self) -> None:
         if self.client.should_upload_keys:

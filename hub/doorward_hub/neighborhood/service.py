@@ -38,6 +38,8 @@ _LOGGER = logging.getLogger(__name__)
 HOME_FILE: Final = "home.json"
 FIRST_SYNC_TIMEOUT: Final = 30.0
 
+type StatusListener = Callable[["GroupStatus"], None]
+
 
 class Clips(Protocol):
     """The recording library's clips: one by id, and those overlapping a time window."""
@@ -74,6 +76,8 @@ class GroupStatus:
     removed_reason: str | None = None
     sync_error: str | None = None
     """Why syncing stopped for good (e.g. the device was signed out on the homeserver)."""
+    member_count: int | None = None
+    """Accounts joined to the group's space (None: not known yet, or not a member)."""
 
     def to_json(self) -> dict[str, Any]:
         """The status object of the hub API."""
@@ -86,6 +90,7 @@ class GroupStatus:
             if self.removed_by is None
             else {"by": self.removed_by, "reason": self.removed_reason},
             "sync_error": self.sync_error,
+            "member_count": self.member_count,
         }
 
 
@@ -118,6 +123,8 @@ class NeighborhoodService:
         self._listeners: list[FeedListener] = []
         self._police: HouseholdRequests | None = None
         self._police_listeners: list[RequestListener] = []
+        self._status_listeners: list[StatusListener] = []
+        self._last_status: GroupStatus | None = None
 
     # lifecycle
 
@@ -187,6 +194,7 @@ class NeighborhoodService:
             removed_by=removal.by if removal else None,
             removed_reason=removal.reason if removal else None,
             sync_error=self._sync_error,
+            member_count=membership.member_count,
         )
 
     async def join(self, invite_text: str, actor: str) -> GroupStatus:
@@ -212,12 +220,16 @@ class NeighborhoodService:
             "group.joined", actor, f"group:{invite.space_id}", {"group_name": invite.group_name}
         )
         await self._open_feed()
+        self._status_changed()
         return self.status()
 
     async def leave(self, actor: str) -> None:
         """Leave the group: the device is deleted on the homeserver, keys and the group's
-        received footage are removed from this hub."""
-        membership = self._require_membership()
+        received footage are removed from this hub. A hub an admin removed leaves the same
+        way (it is how the household clears the removal and can join again)."""
+        membership = self._membership
+        if membership is None:
+            raise NeighborhoodError("not_joined", "this hub is not in a group")
         await self._stop_sync()
         if self._feed is not None:
             await self._feed.close()
@@ -233,6 +245,13 @@ class NeighborhoodService:
             shutil.rmtree, neighborhood_folder(self._data_dir) / "feed", ignore_errors=True
         )
         await self._audit.append("group.left", actor, f"group:{space}")
+        self._status_changed()
+
+    def subscribe_status(self, listener: StatusListener) -> Callable[[], None]:
+        """Call `listener` with the status each time it changes (joined, left, removed by an
+        admin, member count, syncing stopped)."""
+        self._status_listeners.append(listener)
+        return lambda: self._status_listeners.remove(listener)
 
     # feed
 
@@ -354,6 +373,15 @@ class NeighborhoodService:
         for listener in list(self._listeners):
             listener(item)
 
+    def _status_changed(self) -> None:
+        """Tell the status listeners if what the household is shown changed."""
+        status = self.status()
+        if status == self._last_status:
+            return
+        self._last_status = status
+        for listener in list(self._status_listeners):
+            listener(status)
+
     async def _sync(self) -> None:
         membership, feed, police = self._membership, self._feed, self._police
         assert membership is not None
@@ -367,11 +395,13 @@ class NeighborhoodService:
         try:
             await membership.sync_once(sink, timeout_ms=0)
             self._synced.set()
-            removal = await membership.run(sink)
+            self._status_changed()
+            removal = await membership.run(sink, self._status_changed)
             _LOGGER.warning("removed from %s: %s", membership.group.name, removal.reason)
         except MatrixError as err:
             self._sync_error = str(err)
             _LOGGER.error("group sync stopped: %s", err)
+        self._status_changed()
 
     async def _stop_sync(self) -> None:
         task, self._sync_task = self._sync_task, None

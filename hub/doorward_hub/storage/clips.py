@@ -1,10 +1,20 @@
-"""The index of recorded clips (table `clips`); the files live in the clip library's folder."""
+"""The index of recorded clips (table `clips`); the files live in the clip library's folder.
+
+Adding or removing a clip stores, in the same transaction, the push message that announces it
+(table `clip_notices`), numbered from the events' sequence: a client resuming after a seq gets
+every event and clip message it missed, once each and in order.
+"""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
+
+import aiosqlite
 
 from doorward_hub.models import Clip, ClipTrigger
 from doorward_hub.storage.database import Database
@@ -26,6 +36,27 @@ def _clip(row: sqlite3.Row) -> Clip:
     )
 
 
+type Notice = dict[str, Any]
+"""A push message announcing a clip or its removal (JSON-serializable)."""
+
+
+async def _store_notice(db: aiosqlite.Connection, notice: Callable[[int], Notice]) -> Notice:
+    """Number `notice(seq)` with the next seq of the events' sequence and store it (inside the
+    caller's write transaction)."""
+    async with db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'") as cursor:
+        row = await cursor.fetchone()
+    seq = (0 if row is None else int(row[0])) + 1
+    if row is None:
+        await db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", (seq,))
+    else:
+        await db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events'", (seq,))
+    message = notice(seq)
+    await db.execute(
+        "INSERT INTO clip_notices (seq, message) VALUES (?, ?)", (seq, json.dumps(message))
+    )
+    return message
+
+
 class ClipRepository:
     """Clips by id, filtered pages of them, and removal."""
 
@@ -33,8 +64,11 @@ class ClipRepository:
         """Use `db`."""
         self._db = db
 
-    async def add_clip(self, clip: Clip) -> Clip:
-        """Index a clip whose files are in place; returns it with its new id."""
+    async def add_clip(
+        self, clip: Clip, notice: Callable[[Clip, int], Notice]
+    ) -> tuple[Clip, Notice]:
+        """Index a clip whose files are in place, with `notice(clip, seq)` announcing it;
+        returns the clip with its new id and the notice."""
         async with (
             self._db.write() as db,
             db.execute(
@@ -54,8 +88,9 @@ class ClipRepository:
                 ),
             ) as inserted,
         ):
-            clip_id = inserted.lastrowid or 0
-        return replace(clip, id=clip_id)
+            clip = replace(clip, id=inserted.lastrowid or 0)
+            message = await _store_notice(db, lambda seq: notice(clip, seq))
+        return clip, message
 
     async def get_clip(self, clip_id: int) -> Clip | None:
         """One clip by id."""
@@ -95,7 +130,24 @@ class ClipRepository:
         """Every clip, oldest first (for retention and start-up checks)."""
         return [_clip(row) for row in await self._db.all("SELECT * FROM clips ORDER BY start, id")]
 
-    async def delete_clips(self, clip_ids: list[int]) -> None:
-        """Remove clips from the index."""
+    async def delete_clips(
+        self, clip_ids: list[int], notice: Callable[[int, int], Notice]
+    ) -> list[Notice]:
+        """Remove clips from the index, each with `notice(clip_id, seq)` announcing it; returns
+        the notices in seq order."""
+        messages = []
         async with self._db.write() as db:
-            await db.executemany("DELETE FROM clips WHERE id = ?", [(i,) for i in clip_ids])
+            for clip_id in clip_ids:
+                async with db.execute("DELETE FROM clips WHERE id = ?", (clip_id,)) as deleted:
+                    removed = deleted.rowcount > 0
+                if removed:
+                    messages.append(await _store_notice(db, partial(notice, clip_id)))
+        return messages
+
+    async def notices_after(self, after: int, limit: int) -> list[tuple[int, Notice]]:
+        """The stored clip messages with `seq > after`, oldest first, with their seq."""
+        rows = await self._db.all(
+            "SELECT seq, message FROM clip_notices WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
+        )
+        return [(int(row["seq"]), json.loads(row["message"])) for row in rows]

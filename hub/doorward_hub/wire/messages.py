@@ -3,7 +3,7 @@ tells them apart. The OpenAPI document lists them under `components/schemas/Push
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from doorward_hub.wire.objects import (
@@ -11,11 +11,14 @@ from doorward_hub.wire.objects import (
     Doorbell,
     Event,
     Id,
+    NeighborhoodStatus,
     NeighborPost,
     PoliceRequest,
     Seq,
     WireObject,
 )
+
+_SEQ = {"description": "its place in the one seq order of events and clip messages"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +66,19 @@ class SnapshotMessage(WireObject):
 
 @dataclass(frozen=True, slots=True)
 class ClipMessage(WireObject):
-    """A clip is stored."""
+    """A clip is stored (replayed after `after`, then live, in seq order with events)."""
 
     clip: Clip
+    seq: Id = field(metadata=_SEQ)
     type: Literal["clip"] = "clip"
 
 
 @dataclass(frozen=True, slots=True)
 class ClipRemoved(WireObject):
-    """A clip was deleted (by retention or a client)."""
+    """A clip was deleted, by retention or a client (replayed like `clip`)."""
 
     clip_id: Id
+    seq: Id = field(metadata=_SEQ)
     type: Literal["clip_removed"] = "clip_removed"
 
 
@@ -113,6 +118,15 @@ class PoliceRequestMessage(WireObject):
     type: Literal["police_request"] = "police_request"
 
 
+@dataclass(frozen=True, slots=True)
+class NeighborhoodMessage(WireObject):
+    """The neighborhood status changed: joined, left, removed by an admin, member count,
+    syncing stopped (live only: `GET /api/v1/neighborhood` gives it after a reconnect)."""
+
+    status: NeighborhoodStatus
+    type: Literal["neighborhood"] = "neighborhood"
+
+
 PUSH_MESSAGES: tuple[type[WireObject], ...] = (
     Hello,
     EventMessage,
@@ -124,5 +138,6 @@ PUSH_MESSAGES: tuple[type[WireObject], ...] = (
     NeighborPostMessage,
     NeighborCommentMessage,
     PoliceRequestMessage,
+    NeighborhoodMessage,
 )
 """Every message the push channel sends."""

@@ -269,6 +269,10 @@ class NeighborhoodStatus(WireObject):
     home_cell: str | None = field(metadata=_about("H3 cell of the home, resolution 8"))
     removed: Removal | None
     sync_error: str | None = field(metadata=_about("why syncing stopped for good"))
+    member_count: int | None = field(
+        default=None,
+        metadata=_about("accounts joined to the group's space (hubs and people); null: not known"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
