@@ -15,6 +15,7 @@ from doorward_hub.neighborhood.group_host import GroupHost
 from doorward_hub.police.agencies import AgencyAdmin
 from doorward_hub.police.agency import AgencyHub, RequestDraft
 from doorward_hub.police.evidence import EvidenceStore
+from doorward_hub.police.layout import agency_folder, evidence_folder
 from doorward_hub.police.moderation import RequestModerator
 
 from ..neighborhood.element import PlainClient
@@ -45,9 +46,16 @@ class PoliceGroup:
 
 
 async def make_group(
-    homeserver: Any, tmp: Path, policy: GroupPolicy, clock: Callable[[], float] = time.time
+    homeserver: Any,
+    tmp: Path,
+    policy: GroupPolicy,
+    clock: Callable[[], float] = time.time,
+    agency_data: Path | None = None,
 ) -> PoliceGroup:
-    """Create the group, admit the agency, let everyone sync so keys are known to all."""
+    """Create the group, admit the agency, let everyone sync so keys are known to all.
+
+    With `agency_data`, the agency hub is kept as `doorward-hub agency serve` finds it in that
+    data folder."""
     admin_name = f"host-{secrets.token_hex(4)}"
     password = secrets.token_urlsafe(16)
     synapse.register(homeserver, admin_name, password, admin=True)
@@ -63,11 +71,17 @@ async def make_group(
     member = await PlainClient.join(await host.invite(), tmp / "member")
     bot = RequestModerator(host, host_audit)
     await bot.sync_once()
-    agency_audit = await AuditLog.open(tmp / "agency", clock)
+    data = agency_data or tmp / "agency"
+    agency_audit = await AuditLog.open(data, clock)
+    matrix, evidence = (
+        (agency_folder(data), evidence_folder(data))
+        if agency_data
+        else (data / "matrix", data / "evidence")
+    )
     agency = await AgencyHub.join(
-        tmp / "agency" / "matrix",
+        matrix,
         agency_audit,
-        EvidenceStore(tmp / "agency" / "evidence", agency_audit, clock),
+        EvidenceStore(evidence, agency_audit, clock),
         homeserver=homeserver.url,
         user=agency_name,
         password=agency_password,

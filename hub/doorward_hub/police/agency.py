@@ -76,6 +76,47 @@ class GroupRejection:
 
 
 @dataclass(frozen=True)
+class SentSummary:
+    """A sent request as the agency keeps it (its ledger in `sent_requests.json`)."""
+
+    request_id: str
+    case_number: str
+    incident_type: str
+    legal_basis: str
+    area_m2: int
+    window_start_ms: int
+    window_end_ms: int
+    created_ms: int
+    expires_ms: int
+    has_warrant: bool
+    event_id: str | None
+    rejection: GroupRejection | None
+
+    @classmethod
+    def from_record(cls, request_id: str, raw: dict[str, Any]) -> SentSummary:
+        """Read one ledger entry (entries of older hubs hold only the case number)."""
+        taken_down = raw.get("rejection")
+        return cls(
+            request_id=request_id,
+            case_number=str(raw.get("case_number", "")),
+            incident_type=str(raw.get("incident_type", "")),
+            legal_basis=str(raw.get("legal_basis", "")),
+            area_m2=int(raw.get("area_m2", 0)),
+            window_start_ms=int(raw.get("window_start_ms", 0)),
+            window_end_ms=int(raw.get("window_end_ms", 0)),
+            created_ms=int(raw.get("created_ms", 0)),
+            expires_ms=int(raw.get("expires_ms", 0)),
+            has_warrant=bool(raw.get("has_warrant", False)),
+            event_id=raw.get("event_id"),
+            rejection=(
+                GroupRejection(request_id, str(taken_down["code"]), str(taken_down["reason"]))
+                if isinstance(taken_down, dict)
+                else None
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class SentRequest:
     """A request as sent, and the Matrix event that carried it."""
 
@@ -152,8 +193,9 @@ class AgencyHub:
         await self.membership.sync_once(self._receive, timeout_ms=timeout_ms)
         await self._accept_answer_rooms()
 
-    async def send_request(self, draft: RequestDraft) -> SentRequest:
-        """Turn the draft into a request, send it encrypted to the group, log it."""
+    async def send_request(self, draft: RequestDraft, officer: str | None = None) -> SentRequest:
+        """Turn the draft into a request, send it encrypted to the group, log it (with the
+        officer who sent it, when the agency API did)."""
         now = int(self._clock() * 1000)
         request = PoliceRequest(
             request_id=f"req-{secrets.token_hex(8)}",
@@ -172,10 +214,23 @@ class AgencyHub:
         )
         content = request.to_content()
         PoliceRequest.from_content(content)  # the same checks every receiver makes
-        sent = read_json(self.membership.folder / SENT_FILE) or {}
-        sent[request.request_id] = {"case_number": request.case_number}
-        write_json_atomically(self.membership.folder / SENT_FILE, sent)
+        record = {
+            "case_number": request.case_number,
+            "incident_type": request.incident_type,
+            "legal_basis": request.legal_basis,
+            "area_m2": request.area_m2,
+            "window_start_ms": request.window_start_ms,
+            "window_end_ms": request.window_end_ms,
+            "created_ms": request.created_ms,
+            "expires_ms": request.expires_ms,
+            "has_warrant": request.warrant is not None,
+            "event_id": None,
+            "rejection": None,
+        }
+        # Kept before sending: an answer may arrive before `room_send` returns.
+        self._update_sent(request.request_id, record)
         event_id = await self.send_content(content)
+        self._update_sent(request.request_id, {"event_id": event_id})
         await self._audit.append(
             "request.sent",
             str(self.membership.client.user_id),
@@ -188,9 +243,21 @@ class AgencyHub:
                 "window_start_ms": request.window_start_ms,
                 "window_end_ms": request.window_end_ms,
                 "expires_ms": request.expires_ms,
+                **({"officer": officer} if officer else {}),
             },
         )
         return SentRequest(request, event_id)
+
+    def sent_requests(self) -> list[SentSummary]:
+        """Every request this agency sent, newest first, with the group's take-down if any."""
+        sent: dict[str, Any] = read_json(self.membership.folder / SENT_FILE) or {}
+        summaries = [SentSummary.from_record(key, raw) for key, raw in sent.items()]
+        return sorted(summaries, key=lambda s: s.created_ms, reverse=True)
+
+    def _update_sent(self, request_id: str, changes: dict[str, Any]) -> None:
+        sent: dict[str, Any] = read_json(self.membership.folder / SENT_FILE) or {}
+        sent[request_id] = sent.get(request_id, {}) | changes
+        write_json_atomically(self.membership.folder / SENT_FILE, sent)
 
     async def send_content(self, content: dict[str, Any]) -> str:
         """Send request content as it is (the CLI sends drafts; tests send replays)."""
@@ -365,6 +432,12 @@ class AgencyHub:
                 reason=str(block.get("reason", "")),
             )
             self.rejections.append(rejection)
+            sent: dict[str, Any] = read_json(self.membership.folder / SENT_FILE) or {}
+            if rejection.request_id in sent:
+                self._update_sent(
+                    rejection.request_id,
+                    {"rejection": {"code": rejection.code, "reason": rejection.reason}},
+                )
             await self._audit.append(
                 "request.taken_down",
                 event.sender,

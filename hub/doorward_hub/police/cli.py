@@ -1,7 +1,8 @@
 """Police request commands of `doorward-hub`.
 
 Group role: ``group agency admit|suspend|remove|list`` (the group's admins) and
-``group moderate`` (the group bot). Agency role: ``agency join`` and ``agency request``.
+``group moderate`` (the group bot). Agency role: ``agency join``, ``agency request``,
+``agency serve`` (the service with the agency API) and ``agency token add|list|revoke``.
 Matrix loads only when one of them runs, so ``--help`` stays light.
 """
 
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .agencies import AgencyAdmin
+    from .staff import StaffTokens
 
 type _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 type _Command = Callable[[argparse.Namespace, Path], Awaitable[int]]
@@ -89,6 +91,28 @@ def register(commands: _SubParsers) -> None:
     )
     request.add_argument("--contact", required=True, help="how households reach the officer")
     request.set_defaults(func=_run(_request, role="agency"))
+
+    serve = actions.add_parser(
+        "serve", help="run the agency hub: receive answers, keep evidence, serve the agency API"
+    )
+    _data_flags(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="API address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8471, help="API port (default 8471; 0 = any)")
+    serve.set_defaults(func=_run(_serve, role="agency"))
+
+    token = actions.add_parser("token", help="officers' tokens for the agency API")
+    token_actions = token.add_subparsers(dest="token_command", required=True)
+    add = token_actions.add_parser("add", help="make a token for an officer (printed once)")
+    _data_flags(add)
+    add.add_argument("name", help="the officer, e.g. 'Det. Jane Doe #4411'")
+    add.set_defaults(func=_run(_token_add, role="agency"))
+    listed = token_actions.add_parser("list", help="the officers with a token")
+    _data_flags(listed)
+    listed.set_defaults(func=_run(_token_list, role="agency"))
+    revoke = token_actions.add_parser("revoke", help="revoke a token (takes effect at once)")
+    _data_flags(revoke)
+    revoke.add_argument("token_id", help="the token's id, as `token list` shows it")
+    revoke.set_defaults(func=_run(_token_revoke, role="agency"))
 
 
 def _data_flags(parser: argparse.ArgumentParser) -> None:
@@ -266,4 +290,48 @@ async def _request(args: argparse.Namespace, data_dir: Path) -> int:
         f"{len(request.area_cells)} cells, about {request.area_m2} m², "
         f"{request.window_minutes} minutes; event {sent.event_id}"
     )
+    return 0
+
+
+async def _serve(args: argparse.Namespace, data_dir: Path) -> int:
+    import os  # noqa: PLC0415
+
+    from .agency_service import AgencyService, ServiceOptions  # noqa: PLC0415
+
+    os.umask(0o077)  # evidence and tokens are the agency's alone
+    service = AgencyService(data_dir, ServiceOptions(host=args.host, port=args.port))
+    try:
+        await service.run_until_signalled()
+    except OSError as err:
+        print(f"doorward-hub agency: cannot start: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _staff(data_dir: Path) -> StaffTokens:
+    from .layout import agency_folder  # noqa: PLC0415
+    from .staff import StaffTokens  # noqa: PLC0415
+
+    return StaffTokens(agency_folder(data_dir))
+
+
+async def _token_add(args: argparse.Namespace, data_dir: Path) -> int:
+    token, member = _staff(data_dir).add(args.name)
+    print(f"token for {member.name} ({member.token_id}), shown only now:")
+    print(token)
+    return 0
+
+
+async def _token_list(args: argparse.Namespace, data_dir: Path) -> int:
+    for member in _staff(data_dir).members():
+        created = dt.datetime.fromtimestamp(member.created_ms / 1000, dt.UTC)
+        print(f"{member.token_id}  {created:%Y-%m-%d %H:%M}Z  {member.name}")
+    return 0
+
+
+async def _token_revoke(args: argparse.Namespace, data_dir: Path) -> int:
+    if not _staff(data_dir).revoke(args.token_id):
+        print(f"doorward-hub agency: no token {args.token_id!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {args.token_id}")
     return 0

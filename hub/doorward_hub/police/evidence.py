@@ -111,6 +111,23 @@ class EvidenceStore:
         )
         return self.folder / item.file
 
+    async def delete(self, evidence_id: str, officer: str, reason: str) -> None:
+        """Delete one item before its retention ends; logged as `evidence.deleted`."""
+        async with self._lock:
+            index = self._index()
+            raw = index.pop(evidence_id, None)
+            if raw is None:
+                raise EvidenceNotFound(f"no evidence {evidence_id!r} is kept")
+            if raw.get("file"):
+                await asyncio.to_thread((self.folder / raw["file"]).unlink, missing_ok=True)
+            self._write(index)
+        await self._audit.append(
+            "evidence.deleted",
+            officer,
+            f"evidence:{evidence_id}",
+            {"request_id": raw["request_id"], "case_number": raw["case_number"], "reason": reason},
+        )
+
     async def enforce_retention(self) -> list[str]:
         """Delete every item whose retention ended; their ids (each logged)."""
         now = self._now()

@@ -21,6 +21,7 @@ from typing import Any, Final
 from canonicaljson import encode_canonical_json
 
 from ..audit.log import AuditLog
+from ..core.backoff import Backoff
 from ..core.files import read_json, write_json_atomically
 from ..neighborhood.account import MatrixError, checked
 from ..neighborhood.group_host import GroupHost
@@ -33,7 +34,9 @@ _LOGGER = logging.getLogger(__name__)
 
 LEDGER_FILE: Final = "requests.json"
 """In the host's folder: every request the bot decided on (transparency counts from it)."""
-RETRY_DELAY_S: Final = 5.0
+RETRY_START_S: Final = 1.0
+RETRY_MAX_S: Final = 60.0
+SYNC_TIMEOUT_MS: Final = 30_000
 
 
 @dataclass(frozen=True)
@@ -78,14 +81,25 @@ class RequestModerator:
         await self._membership.sync_once(self._decide_all, timeout_ms=timeout_ms)
         return self.decisions[before:]
 
-    async def run(self) -> None:
-        """Moderate until cancelled, pausing after homeserver errors."""
+    async def run(self, synced: Callable[[], None] = lambda: None) -> None:
+        """Moderate until cancelled. A homeserver outage pauses it (capped back-off, from
+        `RETRY_START_S` up to `RETRY_MAX_S`); nothing a peer sends ends it. `synced` is called
+        after each successful sync."""
+        backoff = Backoff(RETRY_START_S, RETRY_MAX_S)
         while True:
             try:
-                await self.sync_once(timeout_ms=30_000)
-            except (MatrixError, OSError, TimeoutError) as err:
-                _LOGGER.warning("request moderation sync failed (%s); retrying", err)
-                await asyncio.sleep(RETRY_DELAY_S)
+                await self.sync_once(timeout_ms=SYNC_TIMEOUT_MS)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # an outage, or a fault a peer's event provoked
+                wait = backoff.next_wait()
+                _LOGGER.warning(
+                    "request moderation sync failed (%r); retrying in %.0f s", err, wait
+                )
+                await asyncio.sleep(wait)
+                continue
+            backoff.reset()
+            synced()
 
     async def _decide_all(self, events: list[GroupEvent]) -> None:
         requests = [
@@ -103,7 +117,14 @@ class RequestModerator:
         for event in requests:
             if event.event_id in ledger.get("events", {}):
                 continue  # decided before a restart; the sync replayed it
-            decision = await self._decide(event, rules, ledger)
+            try:
+                decision = await self._decide(event, rules, ledger)
+            except (MatrixError, OSError, TimeoutError):
+                raise  # the homeserver's fault: decided again after the pause
+            except Exception:  # a request crafted to trip the bot is refused, not obeyed
+                _LOGGER.exception("could not decide on request %s", event.event_id)
+                refusal = Refusal("malformed", "the group bot could not read the request")
+                decision = Decision(event.event_id, event.sender, None, refusal)
             await self._record(event, decision, ledger)
             self.decisions.append(decision)
 

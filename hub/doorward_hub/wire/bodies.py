@@ -39,6 +39,9 @@ def openapi_of_validators(node: Any) -> Any:
         return {"type": "number"}
     if node is text:
         return {"type": "string"}
+    declared = getattr(node, "openapi_schema", None)  # a validator that documents itself
+    if isinstance(declared, dict):
+        return declared
     return vol.UNSUPPORTED
 
 
