@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 import pytest
 from nio.responses import ErrorResponse, RoomGetEventResponse, RoomSendResponse
 
+from doorward_hub.core.backoff import Backoff
 from doorward_hub.neighborhood.account import MatrixError
 from doorward_hub.neighborhood.event_types import AGENCY, GroupPolicy
 from doorward_hub.police.event_types import REQUEST
@@ -155,3 +158,53 @@ async def test_the_bot_keeps_valid_requests_and_takes_down_the_rest(street: Poli
     agency_log = [e.action for e in await street.agency_audit.entries()]
     assert agency_log.count("request.sent") == 3
     assert agency_log.count("request.taken_down") == 5
+
+
+async def test_the_bot_service_outlives_an_outage_and_crafted_requests(
+    street: PoliceGroup, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`group moderate` runs `RequestModerator.run`: it keeps going while the homeserver cannot
+    be reached (backing off), then decides what was sent meanwhile (a take-down that failed in
+    the outage is done after it); a member's crafted request is refused, the loop goes on."""
+    synced = asyncio.Event()
+    task = asyncio.create_task(street.bot.run(synced=synced.set, backoff=Backoff(0.2, 1.0)))
+    try:
+        await asyncio.sleep(0.5)  # the bot's long poll is waiting at the homeserver
+        client = street.host.client
+        homeserver = client.homeserver
+        client.homeserver = "http://127.0.0.1:9"  # nothing listens there: an outage
+        # A member's crafted request ends the bot's long poll; taking it down fails (outage).
+        crafted = {"msgtype": "m.notice", "body": "x", "request_id": 7, "area": "everywhere"}
+        sent = await street.member.client.room_send(
+            street.host.group().rooms["requests"], REQUEST, crafted, ignore_unverified_devices=True
+        )
+        assert isinstance(sent, RoomSendResponse), sent
+        for _ in range(150):
+            if caplog.text.count("request moderation sync failed") >= 2:
+                break
+            await asyncio.sleep(0.2)
+        assert caplog.text.count("request moderation sync failed") >= 2
+        assert not task.done()
+        valid = await street.agency.send_request(draft())
+        client.homeserver = homeserver  # the homeserver is back
+
+        def decided() -> dict[str, Decision] | None:
+            found = {d.event_id: d for d in street.bot.decisions}
+            return found if {sent.event_id, valid.event_id} <= set(found) else None
+
+        for _ in range(300):
+            if decided():
+                break
+            await asyncio.sleep(0.2)
+        decisions = decided()
+        assert decisions is not None
+        refusal = decisions[sent.event_id].refusal
+        assert refusal is not None
+        assert refusal.code == "malformed"
+        assert decisions[valid.event_id].refusal is None
+        assert synced.is_set()
+        assert not task.done()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

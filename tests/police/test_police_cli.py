@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +79,43 @@ def test_admit_request_moderate_remove(homeserver: Any, tmp_path: Path) -> None:
     assert moderated.returncode == 0, moderated.stderr
     assert "took down (out_of_policy)" in moderated.stdout  # no warrant attached
 
-    listed = _run("group", "agency", "list", *host, "--json")
-    assert json.loads(listed.stdout)["agencies"][0]["status"] == "active"
+    # The agency's service: an officer's token, the API of a running `agency serve`.
+    added = _run("agency", "token", "add", *pd, "Det. Jane Doe")
+    assert added.returncode == 0, added.stderr
+    token = added.stdout.splitlines()[1]
+    token_id = added.stdout.split("(")[1].split(")")[0]
+    assert token_id in _run("agency", "token", "list", *pd).stdout
+    tokens_file = tmp_path / "pd/police/agency/staff_tokens.json"
+    assert tokens_file.stat().st_mode & 0o777 == 0o600
+    assert token not in tokens_file.read_text()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "doorward_hub", "agency", "serve", *pd, "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert serve.stdout is not None
+        base = serve.stdout.readline().split(" on ")[1].strip()
+        request_list = urllib.request.Request(
+            f"{base}/requests", headers={"Authorization": f"Bearer {token}"}
+        )
+        for _ in range(100):  # until the service's sync has seen the take-down
+            with urllib.request.urlopen(request_list, timeout=10) as response:
+                listed = json.load(response)["requests"]
+            if listed[0]["taken_down"]:
+                break
+            time.sleep(0.2)
+        assert [r["case_number"] for r in listed] == ["2026-77"]
+        assert listed[0]["taken_down"]["code"] == "out_of_policy"
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=30) == 0
+    assert _run("agency", "token", "revoke", *pd, token_id).returncode == 0
+    assert _run("agency", "token", "revoke", *pd, token_id).returncode == 1
+
+    agencies = _run("group", "agency", "list", *host, "--json")
+    assert json.loads(agencies.stdout)["agencies"][0]["status"] == "active"
     removed = _run("group", "agency", "remove", *host, agency_id, "--reason", "ended")
     assert removed.returncode == 0, removed.stderr
     again = _run("group", "agency", "suspend", *host, agency_id, "--reason", "x")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,13 +91,16 @@ class AgencyService:
         if stack is not None:
             await stack.aclose()
 
-    async def run_until_signalled(self) -> None:
-        """Start, run until SIGINT or SIGTERM, then stop."""
+    async def run_until_signalled(
+        self, started: Callable[[AgencyService], None] = lambda _: None
+    ) -> None:
+        """Start, tell `started`, run until SIGINT or SIGTERM, then stop."""
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stopping.set)
         await self.start()
+        started(self)
         try:
             await stopping.wait()
         finally:

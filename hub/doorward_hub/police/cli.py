@@ -296,12 +296,19 @@ async def _request(args: argparse.Namespace, data_dir: Path) -> int:
 async def _serve(args: argparse.Namespace, data_dir: Path) -> int:
     import os  # noqa: PLC0415
 
+    from ..web.agency_api.keys import AGENCY_PREFIX  # noqa: PLC0415
     from .agency_service import AgencyService, ServiceOptions  # noqa: PLC0415
 
     os.umask(0o077)  # evidence and tokens are the agency's alone
     service = AgencyService(data_dir, ServiceOptions(host=args.host, port=args.port))
+
+    def started(running: AgencyService) -> None:
+        agency = running.hub.membership.client.user_id
+        print(f"agency API of {agency} on http://{args.host}:{running.port}{AGENCY_PREFIX}")
+        sys.stdout.flush()
+
     try:
-        await service.run_until_signalled()
+        await service.run_until_signalled(started)
     except OSError as err:
         print(f"doorward-hub agency: cannot start: {err}", file=sys.stderr)
         return 1

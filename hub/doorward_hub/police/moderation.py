@@ -81,11 +81,13 @@ class RequestModerator:
         await self._membership.sync_once(self._decide_all, timeout_ms=timeout_ms)
         return self.decisions[before:]
 
-    async def run(self, synced: Callable[[], None] = lambda: None) -> None:
-        """Moderate until cancelled. A homeserver outage pauses it (capped back-off, from
-        `RETRY_START_S` up to `RETRY_MAX_S`); nothing a peer sends ends it. `synced` is called
-        after each successful sync."""
-        backoff = Backoff(RETRY_START_S, RETRY_MAX_S)
+    async def run(
+        self, synced: Callable[[], None] = lambda: None, backoff: Backoff | None = None
+    ) -> None:
+        """Moderate until cancelled. A homeserver outage pauses it (capped back-off, by default
+        from `RETRY_START_S` up to `RETRY_MAX_S`); nothing a peer sends ends it. `synced` is
+        called after each successful sync."""
+        backoff = backoff or Backoff(RETRY_START_S, RETRY_MAX_S)
         while True:
             try:
                 await self.sync_once(timeout_ms=SYNC_TIMEOUT_MS)
