@@ -1,7 +1,8 @@
 """Police request commands of `doorward-hub`.
 
-Group role: ``group agency admit|suspend|remove|list`` (the group's admins) and
-``group moderate`` (the group bot). Agency role: ``agency join``, ``agency request``,
+Group role: ``group agency admit|suspend|remove|list`` (the group's admins),
+``group moderate`` (the group bot), ``group serve`` (the bot and the public transparency
+report) and ``group transparency publish``. Agency role: ``agency join``, ``agency request``,
 ``agency serve`` (the service with the agency API) and ``agency token add|list|revoke``.
 Matrix loads only when one of them runs, so ``--help`` stays light.
 """
@@ -55,6 +56,23 @@ def register_group_commands(
     add_data_flags(moderate)
     moderate.add_argument("--once", action="store_true", help="one sync, print the decisions")
     moderate.set_defaults(func=_run(_moderate))
+
+    serve = commands.add_parser(
+        "serve", help="run the group bot and serve the public transparency report"
+    )
+    add_data_flags(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8472, help="port (default 8472; 0 = any)")
+    serve.set_defaults(func=_run(_group_serve))
+
+    transparency = commands.add_parser("transparency", help="the group's transparency report")
+    reports = transparency.add_subparsers(dest="transparency_command", required=True)
+    publish = reports.add_parser(
+        "publish", help="publish a month's report in the space and the requests room"
+    )
+    add_data_flags(publish)
+    publish.add_argument("--period", help="the month, e.g. 2026-11 (default: this month)")
+    publish.set_defaults(func=_run(_publish))
 
 
 def register(commands: _SubParsers) -> None:
@@ -227,6 +245,72 @@ async def _moderate(args: argparse.Namespace, data_dir: Path) -> int:
             print(f"{decision.event_id} from {decision.sender}: {verdict}")
     finally:
         await host.close()
+    return 0
+
+
+async def _group_serve(args: argparse.Namespace, data_dir: Path) -> int:
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+
+    from aiohttp import web  # noqa: PLC0415
+
+    from ..audit.log import AuditLog  # noqa: PLC0415
+    from ..neighborhood.group_host import GroupHost  # noqa: PLC0415
+    from ..neighborhood.layout import host_folder  # noqa: PLC0415
+    from ..web.transparency.app import TRANSPARENCY_PREFIX, create_app  # noqa: PLC0415
+    from .moderation import RequestModerator  # noqa: PLC0415
+
+    os.umask(0o077)
+    host = GroupHost.restore(host_folder(data_dir))
+    runner: web.AppRunner | None = None
+    try:
+        bot = RequestModerator(host, await AuditLog.open(data_dir))
+        runner = web.AppRunner(create_app(bot), handle_signals=False)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, args.host, args.port).start()
+        except OSError as err:
+            print(f"doorward-hub group: cannot start: {err}", file=sys.stderr)
+            return 1
+        port = runner.addresses[0][1]
+        print(f"transparency report on http://{args.host}:{port}{TRANSPARENCY_PREFIX}")
+        sys.stdout.flush()
+        moderating = asyncio.create_task(bot.run())
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        await stopping.wait()
+        moderating.cancel()
+        await asyncio.gather(moderating, return_exceptions=True)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await host.close()
+    return 0
+
+
+async def _publish(args: argparse.Namespace, data_dir: Path) -> int:
+    from ..audit.log import AuditLog  # noqa: PLC0415
+    from ..neighborhood.group_host import GroupHost  # noqa: PLC0415
+    from ..neighborhood.layout import host_folder  # noqa: PLC0415
+    from .moderation import RequestModerator  # noqa: PLC0415
+    from .transparency import InvalidPeriod, period_bounds, period_of  # noqa: PLC0415
+
+    period = args.period or period_of(int(dt.datetime.now(dt.UTC).timestamp() * 1000))
+    try:
+        period_bounds(period)
+    except InvalidPeriod as err:
+        print(f"doorward-hub group: {err}", file=sys.stderr)
+        return 2
+    host = GroupHost.restore(host_folder(data_dir))
+    try:
+        bot = RequestModerator(host, await AuditLog.open(data_dir))
+        await bot.sync_once()  # count what arrived since the bot last ran
+        report = await bot.publish(period)
+    finally:
+        await host.close()
+    print(report.summary())
     return 0
 
 

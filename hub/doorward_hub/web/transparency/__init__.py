@@ -1,0 +1,1 @@
+"""The group's public transparency pages, served by `doorward-hub group serve`."""
