@@ -79,6 +79,27 @@ def test_admit_request_moderate_remove(homeserver: Any, tmp_path: Path) -> None:
     assert moderated.returncode == 0, moderated.stderr
     assert "took down (out_of_policy)" in moderated.stdout  # no warrant attached
 
+    # The group's transparency report: published by command, served by `group serve`.
+    published = _run("group", "transparency", "publish", *host)
+    assert published.returncode == 0, published.stderr
+    assert "Elm PD (Elm County): 1 requests received, 0 shown, 1 taken down" in published.stdout
+    bad_period = _run("group", "transparency", "publish", *host, "--period", "2026-13")
+    assert bad_period.returncode == 2
+    group_serve = subprocess.Popen(
+        [sys.executable, "-m", "doorward_hub", "group", "serve", *host, "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert group_serve.stdout is not None
+        report_url = group_serve.stdout.readline().split(" on ")[1].strip()
+        with urllib.request.urlopen(report_url, timeout=10) as response:
+            assert "Elm PD" in response.read().decode()
+    finally:
+        group_serve.send_signal(signal.SIGTERM)
+        assert group_serve.wait(timeout=30) == 0
+
     # The agency's service: an officer's token, the API of a running `agency serve`.
     added = _run("agency", "token", "add", *pd, "Det. Jane Doe")
     assert added.returncode == 0, added.stderr
