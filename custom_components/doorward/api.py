@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any, NoReturn, Protocol, Self
+from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
@@ -342,6 +343,146 @@ class ShareResult:
         return cls(export_id=_str(data, "export_id"), event_id=_str(data, "event_id"))
 
 
+def _str_list(data: Mapping[str, Any], key: str) -> list[str]:
+    value = data[key]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TypeError(f"{key} is not a list of strings")
+    return list(value)
+
+
+def _opt_int(data: Mapping[str, Any], key: str) -> int | None:
+    return None if data.get(key) is None else _int(data, key)
+
+
+@dataclass(frozen=True, slots=True)
+class PoliceRequest:
+    """A police request shown to this household (`GET /api/v1/police/requests`), in full."""
+
+    request_id: str
+    agency: str
+    case_number: str
+    incident_type: str
+    description: str
+    legal_basis: str
+    has_warrant: bool
+    area_m2: int
+    window_start_ms: int
+    window_end_ms: int
+    expires_ms: int
+    contact: str
+    received_ms: int
+    state: str
+    clip_ids: list[str]
+    shared_clip_ids: list[str]
+    held_clip_ids: list[str]
+    declined_by_rule: str | None = None
+    decline_reason: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        """It waits for a person's answer."""
+        return self.state == "pending"
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse a request object."""
+        has_warrant = data["has_warrant"]
+        if not isinstance(has_warrant, bool):
+            raise TypeError("has_warrant is not a boolean")
+        return cls(
+            request_id=_str(data, "request_id"),
+            agency=_str(data, "agency"),
+            case_number=_str(data, "case_number"),
+            incident_type=_str(data, "incident_type"),
+            description=_str(data, "description"),
+            legal_basis=_str(data, "legal_basis"),
+            has_warrant=has_warrant,
+            area_m2=_int(data, "area_m2"),
+            window_start_ms=_int(data, "window_start_ms"),
+            window_end_ms=_int(data, "window_end_ms"),
+            expires_ms=_int(data, "expires_ms"),
+            contact=_str(data, "contact"),
+            received_ms=_int(data, "received_ms"),
+            state=_str(data, "state"),
+            clip_ids=_str_list(data, "clip_ids"),
+            shared_clip_ids=_str_list(data, "shared_clip_ids"),
+            held_clip_ids=_str_list(data, "held_clip_ids"),
+            declined_by_rule=_opt_str(data, "declined_by_rule"),
+            decline_reason=_opt_str(data, "decline_reason"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PoliceAnswer:
+    """`POST /api/v1/police/requests/{id}/answer`: what was shared."""
+
+    request_id: str
+    shared_clip_ids: list[str]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse the hub's answer."""
+        return cls(_str(data, "request_id"), _str_list(data, "shared_clip_ids"))
+
+
+@dataclass(frozen=True, slots=True)
+class DeclineRules:
+    """The household's automatic decline rules (`/api/v1/police/decline-rules`): they can only
+    decline a request, never share anything."""
+
+    require_warrant: bool = False
+    allowed_agencies: list[str] | None = None
+    max_area_m2: int | None = None
+    max_window_minutes: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `PUT` body."""
+        return {
+            "require_warrant": self.require_warrant,
+            "allowed_agencies": self.allowed_agencies,
+            "max_area_m2": self.max_area_m2,
+            "max_window_minutes": self.max_window_minutes,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse the rules."""
+        agencies = data["allowed_agencies"]
+        return cls(
+            require_warrant=bool(data["require_warrant"]),
+            allowed_agencies=None if agencies is None else _str_list(data, "allowed_agencies"),
+            max_area_m2=_opt_int(data, "max_area_m2"),
+            max_window_minutes=_opt_int(data, "max_window_minutes"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One entry of the hub's audit log (`GET /api/v1/audit`)."""
+
+    seq: int
+    time: datetime
+    action: str
+    actor: str
+    subject: str
+    details: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse an entry."""
+        details = data["details"]
+        if not isinstance(details, dict):
+            raise TypeError("details is not an object")
+        return cls(
+            seq=_int(data, "seq"),
+            time=_time(data, "time"),
+            action=_str(data, "action"),
+            actor=_str(data, "actor"),
+            subject=_str(data, "subject"),
+            details=details,
+        )
+
+
 def _describe(err: Exception) -> str:
     """A short reason for a failed connection."""
     if isinstance(err, TimeoutError):
@@ -641,6 +782,49 @@ class DoorwardClient:
             time_limit=HOMESERVER_TIMEOUT,
         )
         return parse(ShareResult, data)
+
+    async def police_requests(self) -> list[PoliceRequest]:
+        """The police requests shown to this household, newest first."""
+        data = await self._json("GET", "/police/requests")
+        items = data.get("requests") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise DoorwardApiError("malformed request list")
+        return [parse(PoliceRequest, item) for item in items]
+
+    async def answer_request(
+        self, request_id: str, clip_ids: list[str] | None, retention_days: int | None
+    ) -> PoliceAnswer:
+        """Share the chosen clips (None: all matching) with the agency: call this only for a
+        person's explicit decision about this one request."""
+        body = {"clip_ids": clip_ids, "retention_days": retention_days}
+        data = await self._json(
+            "POST",
+            f"/police/requests/{quote(request_id, safe='')}/answer",
+            body=body,
+            time_limit=HOMESERVER_TIMEOUT,
+        )
+        return parse(PoliceAnswer, data)
+
+    async def decline_request(self, request_id: str) -> None:
+        """Decline a request: nothing is sent to anyone."""
+        await self._request("POST", f"/police/requests/{quote(request_id, safe='')}/decline")
+
+    async def decline_rules(self) -> DeclineRules:
+        """The household's automatic decline rules."""
+        return parse(DeclineRules, await self._json("GET", "/police/decline-rules"))
+
+    async def set_decline_rules(self, rules: DeclineRules) -> DeclineRules:
+        """Replace the household's automatic decline rules."""
+        data = await self._json("PUT", "/police/decline-rules", body=rules.to_json())
+        return parse(DeclineRules, data)
+
+    async def audit(self, limit: int) -> list[AuditEntry]:
+        """The newest entries of the hub's audit log, newest first."""
+        data = await self._json("GET", "/audit", query={"limit": str(limit)})
+        items = data.get("entries") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise DoorwardApiError("malformed audit page")
+        return [parse(AuditEntry, item) for item in items]
 
     @contextlib.asynccontextmanager
     async def open_stream(

@@ -1,7 +1,8 @@
 """Config flow for Doorward: discover or enter a hub, then pair with its one-time code.
 
 The options flow joins the hub to a neighborhood group (paste the invite a group admin gave)
-or leaves it.
+or leaves it, and sets the household's automatic decline rules for police requests (kept on
+the hub; they can only decline, never share).
 """
 
 from collections.abc import Mapping
@@ -17,10 +18,18 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_TOKEN
 from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.selector import BooleanSelector, TextSelector, TextSelectorConfig
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+)
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
 from .api import (
+    DeclineRules,
     DoorwardApiError,
     DoorwardClient,
     DoorwardConnectionError,
@@ -54,6 +63,27 @@ JOIN_SCHEMA = probatio.Schema(
     {probatio.Required(CONF_INVITE): TextSelector(TextSelectorConfig(multiline=True))}
 )
 LEAVE_SCHEMA = probatio.Schema({probatio.Required(CONF_LEAVE, default=False): BooleanSelector()})
+CONF_REQUIRE_WARRANT = "require_warrant"
+CONF_ALLOWED_AGENCIES = "allowed_agencies"
+CONF_MAX_AREA = "max_area_m2"
+CONF_MAX_WINDOW = "max_window_minutes"
+DECLINE_RULES_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_REQUIRE_WARRANT, default=False): BooleanSelector(),
+        # Left empty: no agency list (every agency the group admitted may ask).
+        probatio.Optional(CONF_ALLOWED_AGENCIES): TextSelector(TextSelectorConfig(multiple=True)),
+        probatio.Optional(CONF_MAX_AREA): NumberSelector(
+            NumberSelectorConfig(
+                min=1, max=10**12, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="m²"
+            )
+        ),
+        probatio.Optional(CONF_MAX_WINDOW): NumberSelector(
+            NumberSelectorConfig(
+                min=1, max=525_600, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="min"
+            )
+        ),
+    }
+)
 # The hub's refusals of a join, each with its own translated message.
 JOIN_ERRORS = {
     "invalid_invite": "invalid_invite",
@@ -231,13 +261,54 @@ class DoorwardConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class DoorwardOptionsFlow(OptionsFlow):
-    """Join the hub to a neighborhood group with an invite, or leave its group.
+    """Join the hub to a neighborhood group with an invite, or leave its group; set the
+    household's decline rules for police requests.
 
     Joining also tells the hub Home Assistant's home location, which the hub keeps only as a
     coarse cell for its posts.
     """
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The group, or the decline rules."""
+        return self.async_show_menu(step_id="init", menu_options=["group", "decline_rules"])
+
+    async def async_step_decline_rules(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the hub's decline rules and replace them with what the person submits."""
+        client: DoorwardClient = self.config_entry.runtime_data.client
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            agencies = [a.strip() for a in user_input.get(CONF_ALLOWED_AGENCIES, []) if a.strip()]
+            area, window = user_input.get(CONF_MAX_AREA), user_input.get(CONF_MAX_WINDOW)
+            rules = DeclineRules(
+                require_warrant=user_input[CONF_REQUIRE_WARRANT],
+                allowed_agencies=agencies or None,
+                max_area_m2=None if area is None else int(area),
+                max_window_minutes=None if window is None else int(window),
+            )
+            try:
+                await client.set_decline_rules(rules)
+            except DoorwardApiError:
+                errors["base"] = "invalid_rules"
+            except DoorwardError as err:
+                errors["base"] = _error_key(err)
+            else:
+                return self.async_create_entry(data=dict(self.config_entry.options))
+            current = user_input
+        else:
+            try:
+                rules = await client.decline_rules()
+            except DoorwardError:
+                return self.async_abort(reason="cannot_connect")
+            current = {key: value for key, value in rules.to_json().items() if value is not None}
+        return self.async_show_form(
+            step_id="decline_rules",
+            data_schema=self.add_suggested_values_to_schema(DECLINE_RULES_SCHEMA, current),
+            errors=errors,
+        )
+
+    async def async_step_group(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for an invite (not in a group) or whether to leave (in one)."""
         client: DoorwardClient = self.config_entry.runtime_data.client
         try:

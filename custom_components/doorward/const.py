@@ -63,6 +63,16 @@ ATTR_MESSAGE: Final = "message"
 MAX_SHARE_MESSAGE_LENGTH: Final = 2000
 EVENT_NEIGHBOR_POST: Final = "neighbor_post"
 
+# Police requests (docs/hub-api.md, "Police requests"): the event entity's types, the actions.
+EVENT_POLICE_RECEIVED: Final = "received"
+EVENT_POLICE_AUTO_DECLINED: Final = "auto_declined"
+SERVICE_ANSWER_REQUEST: Final = "answer_request"
+SERVICE_DECLINE_REQUEST: Final = "decline_request"
+ATTR_REQUEST_ID: Final = "request_id"
+ATTR_CLIP_IDS: Final = "clip_ids"
+ATTR_RETENTION_DAYS: Final = "retention_days"
+MAX_POLICE_RETENTION_DAYS: Final = 3650
+
 DOORBELL_STATUSES: Final = ["pending_approval", "pairing", "online", "offline", "error"]
 
 STORAGE_VERSION: Final = 1

@@ -38,6 +38,7 @@ from .api import (
     HubEvent,
     HubInfo,
     NeighborPost,
+    PoliceRequest,
     parse,
 )
 from .backoff import Backoff
@@ -54,6 +55,7 @@ from .const import (
     WS_HEARTBEAT,
 )
 from .neighborhood import Neighborhood
+from .police import PoliceRequests
 
 type DoorwardConfigEntry = ConfigEntry[DoorwardData]
 
@@ -161,6 +163,7 @@ class DoorwardData:
         self.last_seq = stored["last_seq"]
         self.press_snapshots: dict[str, PressSnapshot] = {}
         self.neighborhood = Neighborhood(hass, entry.entry_id, self.hub_id, group)
+        self.police = PoliceRequests(hass, entry.entry_id, self.hub_name)
         for doorbell_id, snapshot in stored["press_snapshots"].items():
             if updated := dt_util.parse_datetime(snapshot["updated"]):
                 self.press_snapshots[doorbell_id] = PressSnapshot(snapshot["seq"], updated)
@@ -236,6 +239,7 @@ class DoorwardData:
                 await self._task
             self._task = None
         self._async_cancel_issue_timer()
+        self.police.async_stop()
         ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
         await self._store.async_save(self._stored_state())
 
@@ -326,8 +330,10 @@ class DoorwardData:
             self._async_remove_doorbell(doorbell_id)
         for doorbell in doorbells:
             self.async_update_doorbell(doorbell)
-        # The group's status and posts are pushed live only: what changed meanwhile.
+        # The group's status, posts and police requests are pushed live only: what changed
+        # meanwhile.
         await self.neighborhood.async_refresh(self.client)
+        await self.police.async_refresh(self.client)
         self.connected = True
         self._async_set_available()
 
@@ -358,6 +364,8 @@ class DoorwardData:
                 self._async_take_seq(message.get("seq"))
             case "neighbor_post":
                 self.neighborhood.async_handle_post(parse(NeighborPost, message.get("post")))
+            case "police_request":
+                self.police.async_handle_request(parse(PoliceRequest, message.get("request")))
             case "neighborhood":
                 self.neighborhood.async_set_status(parse(GroupStatus, message.get("status")))
             case other:

@@ -7,17 +7,56 @@ from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.const import CONF_HOST, CONF_TOKEN
 from homeassistant.core import HomeAssistant
 
+from .api import DoorwardError
 from .const import CONF_TOKEN_ID
 from .data import DoorwardConfigEntry
 
 TO_REDACT = {CONF_TOKEN, CONF_TOKEN_ID, CONF_HOST}
+# The newest audit entries shown (what happened, when, to what; never their details).
+AUDIT_ENTRIES = 50
+
+
+async def _police(entry: DoorwardConfigEntry) -> dict[str, Any]:
+    """The police requests shown to the household, its decline rules and the newest audit
+    entries (the hub's own record of requests seen, answers and shares)."""
+    data = entry.runtime_data
+    result: dict[str, Any] = {
+        "requests": [
+            {
+                "request_id": request.request_id,
+                "state": request.state,
+                "agency": request.agency,
+                "case_number": request.case_number,
+                "legal_basis": request.legal_basis,
+                "has_warrant": request.has_warrant,
+                "matching_clips": len(request.clip_ids),
+                "shared_clips": len(request.shared_clip_ids),
+                "declined_by_rule": request.declined_by_rule,
+            }
+            for request in data.police.requests.values()
+        ]
+    }
+    try:
+        result["decline_rules"] = (await data.client.decline_rules()).to_json()
+        result["audit"] = [
+            {
+                "seq": audit.seq,
+                "time": audit.time.isoformat(),
+                "action": audit.action,
+                "subject": audit.subject,
+            }
+            for audit in await data.client.audit(AUDIT_ENTRIES)
+        ]
+    except DoorwardError as err:
+        result["error"] = str(err).replace(data.client.host, REDACTED)
+    return result
 
 
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: DoorwardConfigEntry
 ) -> dict[str, Any]:
-    """The entry (without secrets or addresses), the connection, the doorbells and the group
-    (never its invite, its Matrix account or the home's cell)."""
+    """The entry (without secrets or addresses), the connection, the doorbells, the group
+    (never its invite, its Matrix account or the home's cell) and the police requests."""
     data = entry.runtime_data
     group = data.neighborhood.status
     return {
@@ -51,6 +90,7 @@ async def async_get_config_entry_diagnostics(
             "sync_error": group.sync_error,
             "posts_today": data.neighborhood.posts_today,
         },
+        "police": await _police(entry),
         "press_snapshots": {
             doorbell_id: {"seq": snapshot.seq, "updated": snapshot.updated.isoformat()}
             for doorbell_id, snapshot in data.press_snapshots.items()

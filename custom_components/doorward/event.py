@@ -1,5 +1,6 @@
-"""Event entities: the ring and motion of each doorbell, its clips as they are stored, and the
-posts of the hub's neighborhood group (on the group's device)."""
+"""Event entities: the ring and motion of each doorbell, its clips as they are stored, the
+posts of the hub's neighborhood group (on the group's device) and the police requests shown to
+the household (on the hub's device)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .api import Clip, HubEvent, NeighborPost
+from .api import Clip, HubEvent, NeighborPost, PoliceRequest
 from .const import (
     CAPABILITY_MOTION,
     CAPABILITY_VIDEO,
@@ -23,6 +24,8 @@ from .const import (
     EVENT_MOTION_START,
     EVENT_MOTION_STOP,
     EVENT_NEIGHBOR_POST,
+    EVENT_POLICE_AUTO_DECLINED,
+    EVENT_POLICE_RECEIVED,
     EVENT_PRESS,
 )
 from .data import DoorwardConfigEntry
@@ -31,6 +34,7 @@ from .entity import (
     DoorwardDoorbellEntity,
     DoorwardEntityDescription,
     DoorwardGroupEntity,
+    DoorwardHubEntity,
     async_setup_doorbell_entities,
     async_setup_group_entities,
 )
@@ -95,13 +99,23 @@ NEIGHBOR_POST_DESCRIPTION = EventEntityDescription(
     key="neighbor_post", translation_key="neighbor_post", event_types=[EVENT_NEIGHBOR_POST]
 )
 
+POLICE_REQUEST_DESCRIPTION = EventEntityDescription(
+    key="police_request",
+    translation_key="police_request",
+    event_types=[EVENT_POLICE_RECEIVED, EVENT_POLICE_AUTO_DECLINED],
+)
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: DoorwardConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the event entities of every doorbell and the group's neighbor post entity."""
+    """Set up the event entities of every doorbell, the group's neighbor post entity and the
+    hub's police request entity."""
+    async_add_entities(
+        [DoorwardPoliceRequestEntity(entry.runtime_data, POLICE_REQUEST_DESCRIPTION)]
+    )
     async_setup_group_entities(
         entry,
         async_add_entities,
@@ -217,3 +231,55 @@ class DoorwardNeighborPostEntity(DoorwardGroupEntity, EventEntity):
             },
         )
         self.async_write_ha_state()
+
+
+class DoorwardPoliceRequestEntity(DoorwardHubEntity, EventEntity):
+    """Fires when the hub shows this household a police request: `received` when it waits for
+    a person's answer, `auto_declined` when one of the household's decline rules declined it.
+
+    The event data is the request in full (agency, case number, incident, legal basis, whether a
+    warrant is attached, time window, area size, matching clip count, expiry) and its
+    `request_id`, which `doorward.answer_request` and `doorward.decline_request` take.
+    """
+
+    async def async_added_to_hass(self) -> None:
+        """Receive the hub's police requests."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.data.police.async_add_request_listener(self._async_handle_request)
+        )
+
+    @callback
+    def _async_handle_request(self, request: PoliceRequest) -> None:
+        if request.pending:
+            event_type = EVENT_POLICE_RECEIVED
+        elif request.declined_by_rule is not None:
+            event_type = EVENT_POLICE_AUTO_DECLINED
+        else:
+            return  # answered or expired before Home Assistant heard of it
+        self._trigger_event(event_type, police_request_data(request))
+        self.async_write_ha_state()
+
+
+def police_request_data(request: PoliceRequest) -> dict[str, object]:
+    """A request as event data (and the blueprint's notification text)."""
+    start = dt_util.utc_from_timestamp(request.window_start_ms / 1000)
+    end = dt_util.utc_from_timestamp(request.window_end_ms / 1000)
+    expires = dt_util.utc_from_timestamp(request.expires_ms / 1000)
+    return {
+        "request_id": request.request_id,
+        "agency": request.agency,
+        "case_number": request.case_number,
+        "incident_type": request.incident_type,
+        "description": request.description,
+        "legal_basis": request.legal_basis,
+        "warrant_attached": request.has_warrant,
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "area_m2": request.area_m2,
+        "matching_clip_count": len(request.clip_ids),
+        "expires": expires.isoformat(),
+        "contact": request.contact,
+        "declined_by_rule": request.declined_by_rule,
+        "decline_reason": request.decline_reason,
+    }

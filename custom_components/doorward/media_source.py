@@ -1,13 +1,16 @@
 """The hubs' clips in Home Assistant's media browser: hub → doorbell → day → clip, and next to
-the doorbells the hub's neighborhood group → neighbors' posts.
+the doorbells the hub's neighborhood group → neighbors' posts, and the police requests waiting
+for an answer → the clips each one matches (to watch before answering).
 
 Identifiers (after `media-source://doorward/`):
 `<entry id>`, `<entry id>/<doorbell id>`, `<entry id>/<doorbell id>/<YYYY-MM-DD>` and
 `<entry id>/<doorbell id>/<YYYY-MM-DD>/<clip id>`; `<entry id>/~neighborhood` and
-`<entry id>/~neighborhood/<event id>`. Days are in Home Assistant's time zone; a clip belongs
-to the day it starts. Clips and posts resolve to Home Assistant's relays (`views.py`), never to
-the hub: the browser and the players never see the hub's token. A post's title says what the
-neighbor wrote, when, how far away, and "unverified" unless the hub verified its manifest.
+`<entry id>/~neighborhood/<event id>`; `<entry id>/~police` and `<entry id>/~police/<request id>`
+(whose clips are the doorbells' clip items). Days are in Home Assistant's time zone; a clip
+belongs to the day it starts. Clips and posts resolve to Home Assistant's relays (`views.py`),
+never to the hub: the browser and the players never see the hub's token. A post's title says
+what the neighbor wrote, when, how far away, and "unverified" unless the hub verified its
+manifest.
 """
 
 from datetime import date, datetime, timedelta
@@ -33,6 +36,7 @@ from .errors import hub_error
 from .views import (
     CLIP_THUMBNAIL,
     NEIGHBORHOOD_FOLDER,
+    POLICE_FOLDER,
     clip_day,
     clip_identifier,
     clip_url,
@@ -50,6 +54,7 @@ TRIGGER_TITLES = {
 # The neighbors' posts listed under the group (the hub keeps them for its retention period).
 NEIGHBOR_POSTS_LIMIT = 200
 UNVERIFIED = "unverified"
+POLICE_TITLE = "Police requests"
 
 
 async def async_get_media_source(hass: HomeAssistant) -> MediaSource:
@@ -149,8 +154,13 @@ class DoorwardMediaSource(MediaSource):
             match parts:
                 case [_]:
                     return self._browse_hub(entry)
-                case [_, folder, *post] if folder == NEIGHBORHOOD_FOLDER:
-                    return await self._browse_neighborhood(entry, post)
+                case [_, folder, *rest] if folder in (NEIGHBORHOOD_FOLDER, POLICE_FOLDER):
+                    browse = (
+                        self._browse_neighborhood
+                        if folder == NEIGHBORHOOD_FOLDER
+                        else self._browse_police
+                    )
+                    return await browse(entry, rest)
                 case [_, doorbell_id]:
                     return await self._browse_doorbell(entry, doorbell_id)
                 case [_, doorbell_id, day]:
@@ -206,7 +216,43 @@ class DoorwardMediaSource(MediaSource):
                     children_class=MediaClass.VIDEO,
                 )
             )
+        if entry.runtime_data.police.pending:
+            children.append(self._directory(f"{entry.entry_id}/{POLICE_FOLDER}", POLICE_TITLE, []))
         return self._directory(entry.entry_id, entry.title, children)
+
+    async def _browse_police(
+        self, entry: DoorwardConfigEntry, request: list[str]
+    ) -> BrowseMediaSource:
+        """The requests waiting for an answer (newest first), or one of them."""
+        if len(request) > 1:
+            raise ValueError("no such police folder")
+        if request:
+            return await self._browse_police_request(entry, request[0])
+        children = [
+            self._directory(
+                f"{entry.entry_id}/{POLICE_FOLDER}/{request.request_id}",
+                f"{request.case_number} ({request.incident_type}, {len(request.clip_ids)} clips)",
+                [],
+                children_class=MediaClass.VIDEO,
+            )
+            for request in entry.runtime_data.police.pending
+        ]
+        return self._directory(f"{entry.entry_id}/{POLICE_FOLDER}", POLICE_TITLE, children)
+
+    async def _browse_police_request(
+        self, entry: DoorwardConfigEntry, request_id: str
+    ) -> BrowseMediaSource:
+        """The clips a pending request matches, oldest first (as in its window)."""
+        request = entry.runtime_data.police.requests.get(request_id)
+        if request is None or not request.pending:
+            raise ValueError("no such pending request")
+        clips = [await entry.runtime_data.client.clip(int(c)) for c in request.clip_ids]
+        return self._directory(
+            f"{entry.entry_id}/{POLICE_FOLDER}/{request_id}",
+            f"{request.case_number} ({request.incident_type})",
+            [self._clip_item(entry, clip) for clip in sorted(clips, key=lambda c: c.start)],
+            children_class=MediaClass.VIDEO,
+        )
 
     async def _browse_neighborhood(
         self, entry: DoorwardConfigEntry, post: list[str]

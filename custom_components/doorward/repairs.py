@@ -1,4 +1,6 @@
-"""Fix flows of the integration's repair issues: a doorbell's device credentials."""
+"""Fix flows of the integration's repair issues: a doorbell's device credentials, and the answer
+to a police request (share all matching clips, choose clips, or decline: nothing is shared until
+the person submits the step that says so)."""
 
 from typing import Any
 
@@ -8,13 +10,24 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.util import dt as dt_util
 
-from .api import DoorwardApiError, DoorwardError, DoorwardNotFoundError
+from .api import DoorwardApiError, DoorwardError, DoorwardNotFoundError, PoliceRequest
+from .const import ATTR_CLIP_IDS, ATTR_RETENTION_DAYS, MAX_POLICE_RETENTION_DAYS
 from .data import DoorwardConfigEntry
+from .media_source import TRIGGER_TITLES
+from .police import request_summary
 
 CREDENTIALS_SCHEMA = probatio.Schema(
     {
@@ -26,6 +39,159 @@ CREDENTIALS_SCHEMA = probatio.Schema(
         ),
     }
 )
+
+
+RETENTION = NumberSelector(
+    NumberSelectorConfig(
+        min=1,
+        max=MAX_POLICE_RETENTION_DAYS,
+        step=1,
+        mode=NumberSelectorMode.BOX,
+        unit_of_measurement="d",
+    )
+)
+SHARE_ALL_SCHEMA = probatio.Schema({probatio.Optional(ATTR_RETENTION_DAYS): RETENTION})
+DECLINE_SCHEMA = probatio.Schema({})
+# The hub's refusals that end the flow: the request was answered, declined or expired meanwhile.
+CLOSED = {"not_pending", "expired", "not_found"}
+
+
+class PoliceRequestFlow(RepairsFlow):
+    """Answer one police request by hand: share all matching clips, choose some, or decline.
+
+    The menu only chooses what to do; each choice is a form of its own whose submit is the
+    person's decision (`doorward.answer_request` / `doorward.decline_request` do the same).
+    """
+
+    def __init__(self, entry_id: str, request_id: str) -> None:
+        """The request of the issue."""
+        self._entry_id = entry_id
+        self._request_id = request_id
+
+    def _context(self) -> tuple[DoorwardConfigEntry, PoliceRequest] | None:
+        entry: DoorwardConfigEntry | None = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return None
+        request = entry.runtime_data.police.requests.get(self._request_id)
+        if request is None or not request.pending:
+            return None
+        return entry, request
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """The request in full, and the three answers."""
+        if (context := self._context()) is None:
+            return self.async_abort(reason="request_closed")
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=["share_all", "choose", "decline"],
+            description_placeholders=request_summary(context[1]),
+        )
+
+    async def async_step_share_all(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Confirm sharing every matching clip (optionally limiting how long the agency keeps
+        them); submitting shares."""
+        if (context := self._context()) is None:
+            return self.async_abort(reason="request_closed")
+        if user_input is not None:
+            return await self._async_answer(context[0], None, user_input)
+        return self.async_show_form(
+            step_id="share_all",
+            data_schema=SHARE_ALL_SCHEMA,
+            description_placeholders=request_summary(context[1]),
+        )
+
+    async def async_step_choose(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Pick the clips to share (each with its doorbell and time); submitting shares them."""
+        if (context := self._context()) is None:
+            return self.async_abort(reason="request_closed")
+        entry, request = context
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if user_input.get(ATTR_CLIP_IDS):
+                return await self._async_answer(entry, user_input[ATTR_CLIP_IDS], user_input)
+            errors["base"] = "no_clips_chosen"
+        try:
+            options = [await self._clip_option(entry, clip_id) for clip_id in request.clip_ids]
+        except DoorwardError:
+            return self.async_abort(reason="cannot_connect")
+        schema = probatio.Schema(
+            {
+                probatio.Required(ATTR_CLIP_IDS, default=[]): SelectSelector(
+                    SelectSelectorConfig(
+                        options=options, multiple=True, mode=SelectSelectorMode.LIST
+                    )
+                ),
+                probatio.Optional(ATTR_RETENTION_DAYS): RETENTION,
+            }
+        )
+        return self.async_show_form(
+            step_id="choose",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=request_summary(request),
+        )
+
+    async def async_step_decline(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Confirm declining; submitting declines (nothing is sent to anyone)."""
+        if (context := self._context()) is None:
+            return self.async_abort(reason="request_closed")
+        entry, request = context
+        if user_input is not None:
+            data = entry.runtime_data
+            try:
+                await data.police.async_decline(data.client, self._request_id)
+            except DoorwardApiError as err:
+                if err.code in CLOSED:
+                    return self.async_abort(reason="request_closed")
+                return self.async_abort(reason="answer_failed")
+            except DoorwardError:
+                return self.async_abort(reason="cannot_connect")
+            return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="decline",
+            data_schema=DECLINE_SCHEMA,
+            description_placeholders=request_summary(request),
+        )
+
+    async def _async_answer(
+        self, entry: DoorwardConfigEntry, clip_ids: list[str] | None, user_input: dict[str, Any]
+    ) -> RepairsFlowResult:
+        data = entry.runtime_data
+        days = user_input.get(ATTR_RETENTION_DAYS)
+        try:
+            await data.police.async_answer(
+                data.client, self._request_id, clip_ids, None if days is None else int(days)
+            )
+        except DoorwardApiError as err:
+            if err.code in CLOSED:
+                return self.async_abort(reason="request_closed")
+            return self.async_abort(reason="answer_failed")
+        except DoorwardError:
+            return self.async_abort(reason="cannot_connect")
+        return self.async_create_entry(data={})
+
+    @staticmethod
+    async def _clip_option(entry: DoorwardConfigEntry, clip_id: str) -> SelectOptionDict:
+        """A clip as the person picks it: doorbell, day and time, trigger, length."""
+        data = entry.runtime_data
+        try:
+            clip = await data.client.clip(int(clip_id))
+        except DoorwardNotFoundError:  # deleted by hand on the hub: the hub refuses sharing it
+            return SelectOptionDict(value=clip_id, label=f"Clip {clip_id} (no longer on the hub)")
+        doorbell = data.doorbells.get(clip.doorbell_id)
+        started = dt_util.as_local(clip.start)
+        trigger = TRIGGER_TITLES.get(clip.trigger, clip.trigger)
+        name = doorbell.name if doorbell is not None else clip.doorbell_id
+        return SelectOptionDict(
+            value=clip_id,
+            label=f"{name}: {started:%Y-%m-%d %H:%M:%S} {trigger} ({clip.duration:.0f} s)",
+        )
 
 
 class DoorbellCredentialsFlow(RepairsFlow):
@@ -82,4 +248,6 @@ async def async_create_fix_flow(
 ) -> RepairsFlow:
     """The fix flow of a repair issue of this integration."""
     data = data or {}
+    if "request_id" in data:
+        return PoliceRequestFlow(str(data["entry_id"]), str(data["request_id"]))
     return DoorbellCredentialsFlow(str(data["entry_id"]), str(data["doorbell_id"]))

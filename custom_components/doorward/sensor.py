@@ -1,8 +1,10 @@
-"""Sensors: the hub's figures, each doorbell's status, and the neighborhood group's figures."""
+"""Sensors: the hub's figures (with its pending police requests), each doorbell's status, and
+the neighborhood group's figures."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -36,6 +38,22 @@ class DoorwardHubSensorEntityDescription(SensorEntityDescription):
     """A figure of the hub."""
 
     value_fn: Callable[[DoorwardData], int]
+    attributes_fn: Callable[[DoorwardData], dict[str, Any]] | None = None
+
+
+def _pending_requests(data: DoorwardData) -> dict[str, Any]:
+    """Which requests wait for an answer (newest first): ids and cases, for automations."""
+    return {
+        "requests": [
+            {
+                "request_id": request.request_id,
+                "case_number": request.case_number,
+                "agency": request.agency,
+                "matching_clip_count": len(request.clip_ids),
+            }
+            for request in data.police.pending
+        ]
+    }
 
 
 HUB_SENSORS: tuple[DoorwardHubSensorEntityDescription, ...] = (
@@ -44,6 +62,13 @@ HUB_SENSORS: tuple[DoorwardHubSensorEntityDescription, ...] = (
         translation_key="doorbells_online",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda data: sum(1 for doorbell in data.doorbells.values() if doorbell.online),
+    ),
+    DoorwardHubSensorEntityDescription(
+        key="pending_police_requests",
+        translation_key="pending_police_requests",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda data: len(data.police.pending),
+        attributes_fn=_pending_requests,
     ),
     DoorwardHubSensorEntityDescription(
         key="last_event_seq",
@@ -130,12 +155,19 @@ class DoorwardHubSensor(DoorwardHubEntity, SensorEntity):
     """A figure of the hub."""
 
     entity_description: DoorwardHubSensorEntityDescription
-    _state_attrs = ("_attr_available", "_attr_native_value")
+    _state_attrs = ("_attr_available", "_attr_native_value", "_attr_extra_state_attributes")
 
     @callback
     def _async_update_attrs(self) -> None:
         super()._async_update_attrs()
         self._attr_native_value = self.entity_description.value_fn(self.data)
+        attributes = self.entity_description.attributes_fn
+        self._attr_extra_state_attributes = attributes(self.data) if attributes else {}
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the hub's figures and its police requests."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.data.police.async_add_listener(self._async_handle_update))
 
 
 class DoorwardDoorbellSensor(DoorwardDoorbellEntity, SensorEntity):

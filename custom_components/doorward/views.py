@@ -33,6 +33,7 @@ CLIP_URL: Final = "/api/doorward/clips/{entry_id}/{clip_id}/{kind}"
 NEIGHBOR_POST_URL: Final = "/api/doorward/neighborhood/{entry_id}/{event_id}/{kind}"
 # The media folder of the hub's group, next to its doorbells' (`~` is in no doorbell id).
 NEIGHBORHOOD_FOLDER: Final = "~neighborhood"
+POLICE_FOLDER: Final = "~police"
 # How long the signed links of a `neighbor_post` event work: a day, as media source links do.
 SIGNED_LINK_LIFETIME: Final = timedelta(hours=24)
 CHUNK_SIZE = 64 * 1024

@@ -167,6 +167,7 @@ class Hub:
             tokens=self.tokens,
             session=self.session,
             neighborhood=self.neighborhood,
+            audit=self.audit,
         )
         runner = web.AppRunner(
             self.web_app,

@@ -185,6 +185,20 @@ async def test_every_route_answers_as_the_document_says(contract: Contract) -> N
     assert (await call("DELETE", f"/tokens/{paired['token_id']}"))[0] == 204
     assert (await call("DELETE", f"/tokens/{paired['token_id']}"))[0] == 404
 
+    # The household's police decline rules and its audit log (no group needed).
+    status, rules, _ = await call("GET", "/police/decline-rules")
+    assert (status, rules["require_warrant"], rules["allowed_agencies"]) == (200, False, None)
+    rules = {"require_warrant": True, "allowed_agencies": ["@pd:x.test"],
+             "max_area_m2": 500_000, "max_window_minutes": 120}  # fmt: skip
+    assert (await call("PUT", "/police/decline-rules", json=rules))[1:2] == (rules,)
+    assert (await call("GET", "/police/decline-rules"))[1] == rules
+    wrong = rules | {"allowed_agencies": ["not a matrix id"]}
+    assert (await call("PUT", "/police/decline-rules", json=wrong))[0] == 400
+    assert (await call("PUT", "/police/decline-rules", json={}))[0] == 400
+    status, audit, _ = await call("GET", "/audit?limit=5")
+    assert (status, audit) == (200, {"entries": []})  # the hub itself wrote nothing yet
+    assert (await call("GET", "/audit?limit=0"))[0] == 400
+
     # Doorbells.
     await wait_for(lambda: hub.doorbells.doorbells.get(DOORBELL) is not None, timeout=30)
     await wait_for(lambda: hub.doorbells.doorbells[DOORBELL].status == "online", timeout=30)
@@ -294,7 +308,7 @@ async def test_every_route_answers_as_the_document_says(contract: Contract) -> N
     neighborhood = {
         key
         for key in expected
-        if key[1].startswith(("/neighborhood", "/police")) or key[1].endswith("/share")
+        if key[1].startswith(("/neighborhood", "/police/requests")) or key[1].endswith("/share")
     }
     assert expected - contract.checker.seen == doorbird_only | neighborhood
 

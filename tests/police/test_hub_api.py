@@ -125,3 +125,86 @@ async def test_a_request_is_pushed_listed_and_answered_through_the_api(
     assert items[0].manifest["expires_ms"] - items[0].manifest["created_ms"] == 5 * 86_400_000
     kept = group.agency.evidence.folder / str(items[0].file)
     assert kept.read_bytes() == original
+
+
+async def test_a_decline_rule_declines_as_the_request_arrives_and_nothing_is_sent(
+    group: PoliceGroup, hubs: list[RunningHub], tmp_path: Path
+) -> None:
+    """With "warrant required" set through the API, a request without a warrant is pushed and
+    listed as declined by that rule, with the reason; it holds no clip, cannot be answered, the
+    audit route shows `request.auto_declined` with the rule, and the agency receives nothing.
+    A request the rules let through waits for a person."""
+    a, _ = hubs
+    rules = {"require_warrant": True, "allowed_agencies": None,
+             "max_area_m2": None, "max_window_minutes": None}  # fmt: skip
+    status, body = await a.call("PUT", "/police/decline-rules", rules)
+    assert (status, body) == (200, rules)
+    await a.call("PUT", "/neighborhood/home", {"latitude": HOME_INSIDE[0], "longitude": 4.8952})
+    status, body = await a.call(
+        "POST", "/neighborhood/join", {"invite": (await group.host.invite()).encode()}
+    )
+    assert status == 200, body
+    clip = await _recorded_clip(a.hub, tmp_path / "made")
+    for _ in range(3):
+        await group.bot.sync_once()
+        await group.agency.sync_once()
+
+    now_ms = int(time.time() * 1000)
+    async with a.http.ws_connect(
+        f"{a.base}/ws", headers={"Authorization": f"Bearer {a.token}"}
+    ) as ws:
+        sent = await group.agency.send_request(
+            draft(window_start_ms=now_ms - 3600_000, window_end_ms=now_ms)
+        )
+        async for message in ws:
+            data = message.json()
+            if data["type"] == "police_request":
+                break
+    pushed = data["request"]
+    assert pushed["request_id"] == sent.request.request_id
+    assert (pushed["state"], pushed["declined_by_rule"]) == ("declined", "no_warrant")
+    assert pushed["decline_reason"] == "no warrant document is attached"
+    assert (pushed["clip_ids"], pushed["held_clip_ids"]) == ([str(clip.id)], [])
+    status, listed = await a.call("GET", "/police/requests")
+    assert listed["requests"] == [pushed]
+    path = f"/police/requests/{sent.request.request_id}"
+    status, body = await a.call("POST", f"{path}/answer", {})
+    assert (status, body["error"]) == (409, "not_pending")
+
+    status, audit = await a.call("GET", "/audit?limit=3")
+    assert status == 200
+    newest = audit["entries"][0]
+    assert (newest["action"], newest["actor"]) == (
+        "request.auto_declined",
+        "household:decline_rules",
+    )
+    assert newest["subject"] == f"request:{sent.request.request_id}"
+    assert (newest["details"]["rule"], newest["details"]["clip_ids"]) == (
+        "no_warrant",
+        [str(clip.id)],
+    )
+    seqs = [entry["seq"] for entry in audit["entries"]]
+    assert seqs == sorted(seqs, reverse=True)
+    assert not any(e["action"].startswith("export.") for e in audit["entries"])
+
+    # Rules off: the next request waits for a person.
+    off = rules | {"require_warrant": False}
+    assert (await a.call("PUT", "/police/decline-rules", off))[0] == 200
+    second = await group.agency.send_request(
+        draft(window_start_ms=now_ms - 1800_000, window_end_ms=now_ms, case_number="2026-1235")
+    )
+
+    async def second_state() -> str | None:
+        await group.agency.sync_once(timeout_ms=1000)
+        for item in (await a.call("GET", "/police/requests"))[1]["requests"]:
+            if item["request_id"] == second.request.request_id:
+                return str(item["state"])
+        return None
+
+    for _ in range(30):
+        if state := await second_state():
+            break
+    assert state == "pending"
+    for _ in range(3):
+        await group.agency.sync_once(timeout_ms=500)
+    assert group.agency.evidence.items() == []

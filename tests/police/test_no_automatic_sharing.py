@@ -10,12 +10,14 @@ anything else gains that power (a setting, a rule, a background task).
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 import doorward_hub
 from doorward_hub.exports.exporter import Grant
+from doorward_hub.police import decline_rules
 from doorward_hub.police.answers import AnswerDelivery, AnswerGrant, AnswerPart
 from doorward_hub.police.event_types import PoliceRequest
 
@@ -65,3 +67,40 @@ def test_a_grant_cannot_be_made_without_the_mint() -> None:
         AnswerGrant(object(), grant, made)
     with pytest.raises(PermissionError, match="answer action's grant"):
         AnswerDelivery(None, Path(), grant, AnswerPart(1, 1))  # type: ignore[arg-type]
+
+
+def test_decline_rules_can_only_decline() -> None:
+    """The household's automatic rules reach nothing that shares: `police/decline_rules.py`
+    imports only the request's shape and file helpers, names no export, grant or answer, and a
+    rule's one outcome is a `RuleDecline`, which the hub records as a declined request."""
+    path = PACKAGE / "police" / "decline_rules.py"
+    tree = ast.parse(path.read_text())
+    imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert imported <= {"__future__", "asyncio", "dataclasses", "pathlib", "typing",
+                        "core.files", "event_types"}  # fmt: skip
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+    }
+    sharing = GUARDED | {"Exporter", "Grant", "answer", "export", "share", "deliver"}
+    assert not names & sharing
+    assert decline_rules.DeclineRules.decline.__annotations__["return"] == "RuleDecline | None"
+    assert [f.name for f in dataclasses.fields(decline_rules.RuleDecline)] == ["rule", "reason"]
+    # The household's requests hand a rule's outcome to one place, which only declines.
+    household = ast.parse((PACKAGE / "police" / "household.py").read_text())
+    receive = next(
+        node for node in ast.walk(household)
+        if isinstance(node, ast.AsyncFunctionDef) and node.name == "_receive"
+    )  # fmt: skip
+    assignments = [
+        node for node in ast.walk(receive)
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Attribute) and t.attr == "state" for t in node.targets
+        )
+    ]  # fmt: skip
+    assert [ast.literal_eval(a.value) for a in assignments] == ["declined"]

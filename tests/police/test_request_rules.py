@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from doorward_hub.neighborhood.event_types import GroupPolicy, InvalidContent
 from doorward_hub.police.area import InvalidArea, contains_home, home_area_cell, polygon_cells
+from doorward_hub.police.decline_rules import RULES_FILE, DeclineRules, DeclineRulesFile
 from doorward_hub.police.event_types import (
     AgencyRecord,
     PoliceRequest,
@@ -200,3 +203,31 @@ def test_warrant_document_shape() -> None:
     for broken in ({**warrant.to_content(), "size": 0}, {"file": {"url": "mxc://a"}}):
         with pytest.raises(InvalidContent, match="warrant"):
             WarrantDocument.from_content(broken)
+
+
+def test_decline_rules_decline_only_what_they_name(tmp_path: Path) -> None:
+    """Each household rule declines its own kind of request and says why; the defaults decline
+    nothing; the rules are kept in a file only the hub's user can read."""
+    made = request()
+    assert DeclineRules().decline(made) is None
+    warrant = WarrantDocument(
+        {"url": "mxc://x/y", "key": {}, "iv": "", "hashes": {}}, "w.pdf", "application/pdf", 9
+    )
+    cases = [
+        (DeclineRules(require_warrant=True), made, "no_warrant", "no warrant"),
+        (DeclineRules(allowed_agencies=("@other:x",)), made, "agency_not_allowed", AGENCY_ID),
+        (DeclineRules(max_area_m2=made.area_m2 - 1), made, "area_too_large", f"{made.area_m2}"),
+        (DeclineRules(max_window_minutes=59), made, "window_too_long", "60 minutes"),
+    ]
+    for rules, asked, rule, words in cases:
+        declined = rules.decline(asked)
+        assert declined is not None
+        assert (declined.rule, words in declined.reason) == (rule, True)
+    within = DeclineRules(True, (AGENCY_ID,), made.area_m2, 60)
+    assert within.decline(dataclasses.replace(made, warrant=warrant)) is None
+
+    kept = DeclineRulesFile(tmp_path)
+    assert kept.current() == DeclineRules()
+    asyncio.run(kept.replace(within))
+    assert DeclineRulesFile(tmp_path).current() == within
+    assert (tmp_path / RULES_FILE).stat().st_mode & 0o777 == 0o600

@@ -23,6 +23,7 @@ from ..exports.clip import ExportClip
 from ..exports.exporter import Exporter, ExportResult, Grant
 from ..exports.identity_key import IdentityKey
 from ..police.area import home_area_cell
+from ..police.decline_rules import DeclineRulesFile
 from ..police.household import HouseholdRequests, RequestListener
 from .account import HomeserverUnreachable, InviteRejected, MatrixError
 from .event_types import GROUP, GroupPolicy, InvalidContent, MemberRecord
@@ -123,6 +124,8 @@ class NeighborhoodService:
         self._listeners: list[FeedListener] = []
         self._police: HouseholdRequests | None = None
         self._police_listeners: list[RequestListener] = []
+        self.decline_rules = DeclineRulesFile(neighborhood_folder(data_dir))
+        """The household's police request decline rules (kept when not in a group)."""
         self._status_listeners: list[StatusListener] = []
         self._last_status: GroupStatus | None = None
 
@@ -360,6 +363,7 @@ class NeighborhoodService:
             self._audit,
             self._clips,
             home_cell=self._home_area_cell(),
+            decline_rules=self.decline_rules,
         )
         for listener in self._police_listeners:
             self._police.subscribe(listener)

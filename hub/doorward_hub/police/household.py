@@ -5,7 +5,8 @@ agency the group's admins list as active (server-enforced space state), from tha
 device, within the group's policy, not replayed; the area contains this home's cell (checked here,
 the home never leaves); and stored clips overlap the window. Anything else goes to the audit log
 only. Answering is a person's action per request: share all matching clips, a chosen subset, or
-decline. Nothing is ever shared otherwise: `answer` is the only place an `AnswerGrant` is made.
+decline. The household's decline rules (`decline_rules.py`) may decline a request as it arrives;
+nothing ever shares on its own: `answer` is the only place an `AnswerGrant` is made.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..neighborhood.account import checked
 from ..neighborhood.membership import GroupEvent, Membership
 from .answers import _MINT, AnswerDelivery, AnswerGrant, AnswerPart, send_share_receipt
 from .area import contains_home
+from .decline_rules import DeclineRules, DeclineRulesFile
 from .event_types import REQUEST, InvalidContent, PoliceRequest, ShareReceipt
 from .group_state import GroupRules, read_group_rules, sent_by_own_device
 from .moderation import content_digest
@@ -71,6 +73,9 @@ class PendingRequest:
     state: RequestState = "pending"
     shared_clip_ids: list[str] = field(default_factory=list)
     answered_ms: int | None = None
+    declined_by_rule: str | None = None
+    """The household's decline rule that declined it as it arrived (None: a person did)."""
+    decline_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """As kept on disk."""
@@ -82,6 +87,8 @@ class PendingRequest:
             "state": self.state,
             "shared_clip_ids": self.shared_clip_ids,
             "answered_ms": self.answered_ms,
+            "declined_by_rule": self.declined_by_rule,
+            "decline_reason": self.decline_reason,
         }
 
     @classmethod
@@ -95,6 +102,8 @@ class PendingRequest:
             state=raw["state"],
             shared_clip_ids=[str(c) for c in raw["shared_clip_ids"]],
             answered_ms=raw.get("answered_ms"),
+            declined_by_rule=raw.get("declined_by_rule"),
+            decline_reason=raw.get("decline_reason"),
         )
 
 
@@ -123,9 +132,11 @@ class HouseholdRequests:
         *,
         home_cell: str | None,
         redactor: Redactor | None = None,
+        decline_rules: DeclineRulesFile | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """Keep requests in `folder`; `home_cell` is the home's resolution-9 cell (never sent)."""
+        """Keep requests in `folder`; `home_cell` is the home's resolution-9 cell (never sent);
+        `decline_rules` are the household's automatic decline rules (None: none)."""
         self._folder = private_folder(folder)
         self._membership = membership
         self._identity = identity
@@ -133,6 +144,7 @@ class HouseholdRequests:
         self._clips = clips
         self._home_cell = home_cell
         self._redactor = redactor
+        self._decline_rules = decline_rules
         self._clock = clock
         self._lock = asyncio.Lock()
         self._listeners: list[RequestListener] = []
@@ -144,7 +156,8 @@ class HouseholdRequests:
         }
 
     def subscribe(self, listener: RequestListener) -> None:
-        """Call `listener` with each new pending request (the hub's WebSocket, HA)."""
+        """Call `listener` with each request shown to this household as it arrives: pending, or
+        declined by a decline rule (the hub's WebSocket, HA)."""
         self._listeners.append(listener)
 
     def requests(self) -> list[PendingRequest]:
@@ -225,11 +238,25 @@ class HouseholdRequests:
         pending = PendingRequest(
             request, event.event_id, self._now(), [clip.clip_id for clip in clips]
         )
+        household_rules = self._decline_rules.current() if self._decline_rules else DeclineRules()
+        declined = household_rules.decline(request)
+        if declined is not None:
+            pending.state = "declined"
+            pending.answered_ms = pending.received_ms
+            pending.declined_by_rule = declined.rule
+            pending.decline_reason = declined.reason
         self._requests[key] = pending
         self._save()
-        await self._audit.append(
-            "request.pending", event.sender, subject, details | {"clip_ids": pending.clip_ids}
-        )
+        details |= {"clip_ids": pending.clip_ids}
+        if declined is None:
+            await self._audit.append("request.pending", event.sender, subject, details)
+        else:
+            await self._audit.append(
+                "request.auto_declined",
+                "household:decline_rules",
+                subject,
+                details | {"rule": declined.rule, "reason": declined.reason},
+            )
         for listener in self._listeners:
             await listener(pending)
 

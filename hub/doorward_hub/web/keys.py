@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from doorward_hub.audit.log import AuditLog
     from doorward_hub.auth.pairing import Pairing
     from doorward_hub.auth.tokens import TokenRegistry
     from doorward_hub.devices.doorbells import DoorbellManager
@@ -49,3 +50,4 @@ HTTP_SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("http_session", aio
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
 """The OpenAPI document, generated once when the application is made."""
 NEIGHBORHOOD: web.AppKey[NeighborhoodService] = web.AppKey("neighborhood")
+AUDIT: web.AppKey[AuditLog] = web.AppKey("audit")

@@ -16,6 +16,7 @@ from doorward_hub.web.api_v1.auth import unmatched_middleware
 from doorward_hub.web.device_notify import app as device_notify_app
 from doorward_hub.web.errors import error_middleware
 from doorward_hub.web.keys import (
+    AUDIT,
     CLIP_LIBRARY,
     CLIPS,
     DOORBELLS,
@@ -37,6 +38,7 @@ from doorward_hub.web.openapi import openapi_document
 if TYPE_CHECKING:
     import aiohttp
 
+    from doorward_hub.audit.log import AuditLog
     from doorward_hub.auth.pairing import Pairing
     from doorward_hub.auth.tokens import TokenRegistry
     from doorward_hub.devices.doorbells import DoorbellManager
@@ -79,6 +81,7 @@ def create_app(
     tokens: TokenRegistry,
     session: aiohttp.ClientSession,
     neighborhood: NeighborhoodService,
+    audit: AuditLog,
 ) -> web.Application:
     """The hub's whole web server: `/api/v1` for clients, `/api/v1/notify` for devices."""
     server_log = logging.getLogger("aiohttp.server")
@@ -102,6 +105,7 @@ def create_app(
     operations = [op for routes in (*api_v1_app.ROUTES, device_notify_app.routes) for op in routes]
     app[OPENAPI] = openapi_document(__version__, operations)
     app[NEIGHBORHOOD] = neighborhood
+    app[AUDIT] = audit
     # The more specific prefix first: the client API's sub-application would claim it otherwise.
     app.add_subapp(NOTIFY_PREFIX, device_notify_app.create_app())
     app.add_subapp(API_PREFIX, api_v1_app.create_app())

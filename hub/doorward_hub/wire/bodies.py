@@ -146,3 +146,31 @@ POLICE_ANSWER = vol.Schema(
     }
 )
 """`POST /police/requests/{request_id}/answer`: one person's answer to one request."""
+
+MAX_ALLOWED_AGENCIES = 100
+
+DECLINE_RULES = vol.Schema(
+    {
+        vol.Required(
+            "require_warrant", description="decline requests without a warrant document"
+        ): bool,
+        vol.Required(
+            "allowed_agencies",
+            description="decline requests from agencies (Matrix ids) not listed; null: no list",
+        ): vol.Any(
+            None,
+            vol.All(
+                [vol.All(text, vol.Match(r"^@[^:]+:.+$", msg="must be a Matrix user id"))],
+                vol.Length(max=MAX_ALLOWED_AGENCIES),
+            ),
+        ),
+        vol.Required(
+            "max_area_m2", description="decline requests over a larger area (m²); null: no limit"
+        ): vol.Any(None, vol.All(int, vol.Range(min=1, max=10**12))),
+        vol.Required(
+            "max_window_minutes",
+            description="decline requests for a longer time window; null: no limit",
+        ): vol.Any(None, vol.All(int, vol.Range(min=1, max=525_600))),
+    }
+)
+"""`PUT /police/decline-rules`: the household's rules, replaced as a whole."""

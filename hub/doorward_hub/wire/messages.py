@@ -111,8 +111,9 @@ class NeighborCommentMessage(WireObject):
 
 @dataclass(frozen=True, slots=True)
 class PoliceRequestMessage(WireObject):
-    """A police request became pending on this hub: it needs a person's answer (live only; the
-    requests route lists what a client missed)."""
+    """A police request was shown to this household: pending (it needs a person's answer) or
+    declined by a household decline rule (live only; the requests route lists what a client
+    missed)."""
 
     request: PoliceRequest
     type: Literal["police_request"] = "police_request"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 from mashumaro.config import BaseConfig
 from mashumaro.jsonschema.annotations import Maximum, Minimum
@@ -374,6 +374,16 @@ class PoliceRequest(WireObject):
     held_clip_ids: list[str] = field(
         metadata=_about("clips kept from retention while the request is pending")
     )
+    declined_by_rule: str | None = field(
+        default=None,
+        metadata=_about(
+            "the household's decline rule that declined it as it arrived (`no_warrant`, "
+            "`agency_not_allowed`, `area_too_large`, `window_too_long`); null: not by a rule"
+        ),
+    )
+    decline_reason: str | None = field(
+        default=None, metadata=_about("why the rule declined it, for a person")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,3 +400,42 @@ class PoliceAnswer(WireObject):
     request_id: str
     shared_clip_ids: list[str]
     event_ids: list[str] = field(metadata=_about("the Matrix events that carried the clips"))
+
+
+@dataclass(frozen=True, slots=True)
+class DeclineRules(WireObject):
+    """The household's automatic decline rules for police requests. They can only decline:
+    nothing is ever shared without a person's answer."""
+
+    require_warrant: bool = field(metadata=_about("decline requests without a warrant document"))
+    allowed_agencies: list[str] | None = field(
+        metadata=_about("decline requests from agencies (Matrix ids) not listed; null: no list")
+    )
+    max_area_m2: int | None = field(
+        metadata=_about("decline requests over a larger area (m²); null: no limit")
+    )
+    max_window_minutes: int | None = field(
+        metadata=_about("decline requests for a longer time window (minutes); null: no limit")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry(WireObject):
+    """One entry of the hub's append-only, hash-chained audit log."""
+
+    seq: Id = field(metadata=_about("its place in the log"))
+    time: datetime
+    action: str = field(
+        metadata=_about("what happened, e.g. `request.pending`, `request.answered`")
+    )
+    actor: str = field(metadata=_about("who did it: a client token, an agency, a rule"))
+    subject: str = field(metadata=_about("what it concerns, e.g. `request:<id>`, `clip:<id>`"))
+    details: dict[str, Any]
+    hash: str = field(metadata=_about("SHA-256 over the entry and the previous entry's hash"))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage(WireObject):
+    """The newest audit entries, newest first."""
+
+    entries: list[AuditEntry]

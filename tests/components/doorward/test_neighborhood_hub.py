@@ -99,7 +99,11 @@ async def group_host(homeserver: Any, tmp_path: Path) -> AsyncIterator[GroupHost
 
 
 async def _options(hass: HomeAssistant, entry: ConfigEntry, answer: dict[str, Any]) -> Any:
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    menu = await hass.config_entries.options.async_init(entry.entry_id)
+    assert menu["type"] is FlowResultType.MENU
+    result = await hass.config_entries.options.async_configure(
+        menu["flow_id"], {"next_step_id": "group"}
+    )
     assert result["type"] is FlowResultType.FORM
     return result, await hass.config_entries.options.async_configure(result["flow_id"], answer)
 

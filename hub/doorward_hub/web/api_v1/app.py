@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from doorward_hub.web.api_v1 import (
+    audit,
     clients,
     clips,
     credentials,
@@ -19,7 +20,17 @@ from doorward_hub.web.operations import Routes
 
 ROUTES: tuple[Routes, ...] = tuple(
     module.routes
-    for module in (clients, doorbells, credentials, events, clips, neighborhood, police, websocket)
+    for module in (
+        clients,
+        doorbells,
+        credentials,
+        events,
+        clips,
+        neighborhood,
+        police,
+        audit,
+        websocket,
+    )
 )
 """Every route of the client API, module by module."""
 

@@ -1,12 +1,13 @@
-"""The police request routes of the hub API: the requests shown to this household and its
-answers. Each answer is one call for one person's decision about one request; nothing answers
-on its own (DESIGN.md, invariant 2)."""
+"""The police request routes of the hub API: the requests shown to this household, its answers
+and its automatic decline rules. Each answer is one call for one person's decision about one
+request; nothing shares on its own, rules can only decline (DESIGN.md, invariant 2)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from doorward_hub.neighborhood.service import NeighborhoodError, NeighborhoodService
+from doorward_hub.police.decline_rules import DeclineRules
 from doorward_hub.police.household import AnswerError, HouseholdRequests, PendingRequest
 from doorward_hub.protocol import API_PREFIX
 from doorward_hub.web.api_v1.auth import TOKEN_ID
@@ -14,7 +15,7 @@ from doorward_hub.web.errors import ApiError
 from doorward_hub.web.keys import NEIGHBORHOOD
 from doorward_hub.web.operations import Body, Reply, Routes, string
 from doorward_hub.web.requests import read_body
-from doorward_hub.wire import bodies
+from doorward_hub.wire import bodies, objects
 from doorward_hub.wire.objects import PoliceAnswer, PoliceRequest, PoliceRequestList
 
 REQUEST_ID = string("request_id", "path", "the request's id, as the requests route lists it")
@@ -68,6 +69,8 @@ def wire_request(item: PendingRequest, held: set[str]) -> PoliceRequest:
         held_clip_ids=[
             clip_id for clip_id in item.clip_ids if item.state == "pending" and clip_id in held
         ],
+        declined_by_rule=item.declined_by_rule,
+        decline_reason=item.decline_reason,
     )
 
 
@@ -142,3 +145,49 @@ async def decline_police_request(request: web.Request) -> web.Response:
     except AnswerError as err:
         raise _answer_error(err) from err
     return web.Response(status=204)
+
+
+def wire_rules(rules: DeclineRules) -> objects.DeclineRules:
+    """The decline rules as the API shows them."""
+    return objects.DeclineRules(
+        require_warrant=rules.require_warrant,
+        allowed_agencies=None if rules.allowed_agencies is None else list(rules.allowed_agencies),
+        max_area_m2=rules.max_area_m2,
+        max_window_minutes=rules.max_window_minutes,
+    )
+
+
+@routes.get(
+    "/police/decline-rules",
+    summary="The household's automatic decline rules (they can only decline, never share)",
+    replies=(Reply(200, "the rules", objects.DeclineRules),),
+)
+async def get_decline_rules(request: web.Request) -> web.Response:
+    """The rules in force (in a group or not)."""
+    service: NeighborhoodService = request.config_dict[NEIGHBORHOOD]
+    return web.json_response(wire_rules(service.decline_rules.current()).to_dict())
+
+
+@routes.put(
+    "/police/decline-rules",
+    summary="Replace the household's automatic decline rules; they apply to requests that "
+    "arrive from now on",
+    body=Body(bodies.DECLINE_RULES, "every rule; null turns a rule off"),
+    replies=(
+        Reply(200, "the rules now in force", objects.DeclineRules),
+        Reply(400, "the body breaks its schema"),
+    ),
+)
+async def put_decline_rules(request: web.Request) -> web.Response:
+    """Keep the new rules."""
+    body = await read_body(request)
+    agencies = body["allowed_agencies"]
+    rules = DeclineRules(
+        require_warrant=body["require_warrant"],
+        allowed_agencies=None if agencies is None else tuple(dict.fromkeys(agencies)),
+        max_area_m2=body["max_area_m2"],
+        max_window_minutes=body["max_window_minutes"],
+    )
+    service: NeighborhoodService = request.config_dict[NEIGHBORHOOD]
+    await service.decline_rules.replace(rules)
+    return web.json_response(wire_rules(rules).to_dict())
