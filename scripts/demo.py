@@ -18,13 +18,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from demo_neighborhood import NeighborhoodDemo
+from demo_neighborhood import NeighborhoodDemo, answers
+from demo_police import AgencyDemo
 
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -72,15 +72,6 @@ def tail(path: Path, lines: int = 25) -> str:
     return f"--- end of {path}:\n" + "\n".join(text)
 
 
-def answers(url: str) -> bool:
-    """True if `url` answers 200."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback URL
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def doorbell_ids(demo: Path, count: int) -> list[str]:
     """The simulated doorbells' ids, made once and kept in `doorbells.json`.
 
@@ -98,8 +89,14 @@ def doorbell_ids(demo: Path, count: int) -> list[str]:
     return ids[:count]
 
 
-async def _neighbor_post_state(home_assistant: dict[str, Any], seconds: float) -> dict[str, Any]:
-    """Home Assistant's `neighbor_post` event entity once it has fired (its state), else {}.
+async def _fired(
+    home_assistant: dict[str, Any],
+    event_type: str,
+    seconds: float,
+    where: Callable[[dict[str, Any]], bool] = lambda _: True,
+) -> dict[str, Any]:
+    """The state of Home Assistant's event entity that last fired `event_type` (and whose
+    attributes satisfy `where`), waiting up to `seconds`; {} if none did.
 
     The entity is found by its event type, not its entity id (a device move would change that).
     """
@@ -115,8 +112,9 @@ async def _neighbor_post_state(home_assistant: dict[str, Any], seconds: float) -
                 attributes = state["attributes"]
                 if (
                     state["entity_id"].startswith("event.")
-                    and "neighbor_post" in attributes.get("event_types", [])
-                    and attributes.get("event_type") == "neighbor_post"
+                    and event_type in attributes.get("event_types", [])
+                    and attributes.get("event_type") == event_type
+                    and where(state)
                 ):
                     return dict(state)
             await asyncio.sleep(1)
@@ -130,7 +128,7 @@ def show_neighbor_post(
     neighborhood.share_once()
     if home_assistant is None:
         return
-    post = asyncio.run(_neighbor_post_state(home_assistant, 180))
+    post = asyncio.run(_fired(home_assistant, "neighbor_post", 180))
     if not post:
         raise SystemExit(
             "demo: Home Assistant shows no neighbor post within 180 s; see "
@@ -143,6 +141,45 @@ def show_neighbor_post(
     )
 
 
+def show_police_request(
+    agency: AgencyDemo,
+    home_assistant: dict[str, Any],
+    doorbell: dict[str, Any],
+    logs: Path,
+) -> None:
+    """A visitor rings (so the demo hub has a clip to be asked about); the agency asks for the
+    last half hour around the home; wait until Home Assistant shows the request. Nobody answers
+    it here: that is the person's tap (Settings > Repairs, or the notification's actions)."""
+    pressed = datetime.now(UTC)
+    say(f"a visitor rings {doorbell['name']}, so the demo hub records a clip")
+    subprocess.run([*HUB_COMMAND, "press", doorbell["url"]], check=True, capture_output=True)  # noqa: S603
+
+    def newer(state: dict[str, Any]) -> bool:
+        try:
+            return datetime.fromisoformat(state["state"]) > pressed
+        except ValueError:  # "unknown" until it first fires
+            return False
+
+    if not asyncio.run(_fired(home_assistant, "clip_ready", 180, newer)):
+        raise SystemExit(f"demo: no clip of the visitor within 180 s; see {logs / 'hub.log'}")
+    agency.request_footage()
+
+    def this_case(state: dict[str, Any]) -> bool:
+        return bool(state["attributes"].get("case_number") == agency.case_number)
+
+    shown = asyncio.run(_fired(home_assistant, "received", 180, this_case))
+    if not shown:
+        raise SystemExit(
+            "demo: Home Assistant shows no police request within 180 s; see "
+            f"{logs / 'hub.log'}, {logs / 'agency-hub.log'} and {logs / 'group-bot.log'}"
+        )
+    clips = shown["attributes"].get("matching_clip_count")
+    say(
+        f"Home Assistant shows police request {agency.case_number} ({shown['entity_id']}, "
+        f"{clips} matching clip(s)); it waits for a person's answer in Settings > Repairs"
+    )
+
+
 def summary(
     args: argparse.Namespace,
     *,
@@ -150,7 +187,7 @@ def summary(
     code: str,
     doorbells: list[dict[str, Any]],
     home_assistant: dict[str, Any] | None,
-    neighborhood: NeighborhoodDemo | None,
+    group: GroupSide | None,
     logs: Path,
 ) -> str:
     """The console's closing block: where to look, how to log in, how to press."""
@@ -172,8 +209,8 @@ def summary(
             f"{doorbell['name']}:      {doorbell['url']}  ({doorbell['id']})",
             f"  press it:      scripts/toolchain run doorward-hub press {doorbell['url']}",
         ]
-    if neighborhood is not None:
-        lines += neighborhood.summary()
+    if group is not None:
+        lines += group.summary()
     lines += [f"logs:            {logs}/", "=" * 72]
     return "\n".join(lines)
 
@@ -205,16 +242,49 @@ def watch(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
             print(f"demo: {name} exited with code {process.returncode}", file=sys.stderr)
 
 
-def neighborhood_of(args: argparse.Namespace, logs: Path) -> NeighborhoodDemo:
-    """The homeserver, the group and the neighbor household, as the command line says."""
-    return NeighborhoodDemo(
-        args.dir,
-        logs,
-        say,
-        synapse_port=args.synapse_port,
-        neighbor_hub_port=args.neighbor_hub_port,
-        neighbor_doorbell_port=args.neighbor_doorbell_port,
-    )
+class GroupSide:
+    """The homeserver, the group and the neighbor household (`NeighborhoodDemo`), and the police
+    agency the group admits with the group's bot (`AgencyDemo`), as the command line says."""
+
+    def __init__(self, args: argparse.Namespace, logs: Path) -> None:
+        """Describe them; nothing runs until `start()`."""
+        self.logs = logs
+        self.neighborhood = NeighborhoodDemo(
+            args.dir,
+            logs,
+            say,
+            synapse_port=args.synapse_port,
+            neighbor_hub_port=args.neighbor_hub_port,
+            neighbor_doorbell_port=args.neighbor_doorbell_port,
+        )
+        self.agency = AgencyDemo(
+            self.neighborhood, say, agency_port=args.agency_port, group_port=args.group_port
+        )
+
+    def start(self) -> None:
+        """Homeserver and group, the neighbor's hub, the agency's hub and the group's bot."""
+        self.neighborhood.start_group()
+        self.neighborhood.start_neighbor()
+        self.agency.start()
+
+    def show(self, home_assistant: dict[str, Any] | None, doorbell: dict[str, Any]) -> None:
+        """The neighbor's post, then (with Home Assistant) a police request, shown there."""
+        show_neighbor_post(self.neighborhood, home_assistant, self.logs)
+        if home_assistant is not None:
+            show_police_request(self.agency, home_assistant, doorbell, self.logs)
+
+    def named_processes(self) -> list[tuple[str, subprocess.Popen[bytes]]]:
+        """What runs, named for the console."""
+        return [*self.neighborhood.named_processes(), *self.agency.named_processes()]
+
+    def summary(self) -> list[str]:
+        """Their lines of the console's closing block."""
+        return [*self.neighborhood.summary(), *self.agency.summary()]
+
+    def stop(self) -> None:
+        """The agency and the bot first, while the homeserver still answers; then the rest."""
+        self.agency.stop()
+        self.neighborhood.stop()
 
 
 def home_assistant_command(
@@ -257,6 +327,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--neighbor-doorbell-port", type=int, default=8481, help="the neighbor's doorbell's port"
     )
+    parser.add_argument("--group-port", type=int, default=8472, help="the group bot's web page")
+    parser.add_argument("--agency-port", type=int, default=8473, help="the agency's hub's API")
     args = parser.parse_args()
     args.dir = args.dir.resolve()
     return args
@@ -290,7 +362,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    neighborhood = None if args.no_neighborhood else neighborhood_of(args, logs)
+    group = None if args.no_neighborhood else GroupSide(args, logs)
     try:
         say(f"starting the hub on {hub_url} (log: {logs / 'hub.log'})")
         hub = start(
@@ -320,19 +392,20 @@ def main() -> int:
             if args.no_home_assistant
             else start(
                 "Home Assistant",
-                home_assistant_command(args, hub_url, code, ready_file, neighborhood),
+                home_assistant_command(
+                    args, hub_url, code, ready_file, group.neighborhood if group else None
+                ),
                 logs / "home-assistant-setup.log",
             )
         )
-        if neighborhood is not None:
+        if group is not None:
             # Home Assistant's first start takes longest: the group is made meanwhile.
-            neighborhood.start_group()
-            neighborhood.start_neighbor()
+            group.start()
         home_assistant = None if process is None else ready(process, ready_file, logs)
         # If Home Assistant used the first code, the hub wrote its next one: print that.
         code = (demo / "hub" / "pairing-code").read_text().strip()
-        if neighborhood is not None:
-            show_neighbor_post(neighborhood, home_assistant, logs)
+        if group is not None:
+            group.show(home_assistant, doorbells[0])
         say(f"everything is up after {time.monotonic() - started:.0f} s")
         print(
             summary(
@@ -341,18 +414,18 @@ def main() -> int:
                 code=code,
                 doorbells=doorbells,
                 home_assistant=home_assistant,
-                neighborhood=neighborhood,
+                group=group,
                 logs=logs,
             )
         )
-        watch([*children, *(neighborhood.named_processes() if neighborhood else [])])
+        watch([*children, *(group.named_processes() if group else [])])
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
         stop_all([process for _, process in children])
-        if neighborhood is not None:
-            neighborhood.stop()
+        if group is not None:
+            group.stop()
         ready_file.unlink(missing_ok=True)
 
 

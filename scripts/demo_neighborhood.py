@@ -48,13 +48,13 @@ again."""
 type Say = Callable[[str], None]
 
 
-def _private_write(path: Path, text: str) -> None:
+def private_write(path: Path, text: str) -> None:
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
     path.write_text(text, encoding="utf-8")
 
 
-def _http(method: str, url: str, body: object = None, token: str | None = None) -> Any:
+def http_json(method: str, url: str, body: object = None, token: str | None = None) -> Any:
     """JSON over HTTP to our own loopback services; raises RuntimeError with the reply."""
     headers = {"Content-Type": "application/json"}
     if token:
@@ -69,7 +69,7 @@ def _http(method: str, url: str, body: object = None, token: str | None = None) 
     return json.loads(raw) if raw else None
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
             return bool(response.status == 200)
@@ -134,8 +134,8 @@ class NeighborhoodDemo:
         except (OSError, ValueError):
             self.state = {}
 
-    def _save_state(self) -> None:
-        _private_write(self.folder / "state.json", json.dumps(self.state, indent=2) + "\n")
+    def save_state(self) -> None:
+        private_write(self.folder / "state.json", json.dumps(self.state, indent=2) + "\n")
 
     # --- the homeserver ----------------------------------------------------------------------
 
@@ -153,10 +153,10 @@ class NeighborhoodDemo:
                 "installing Synapse (the Matrix homeserver) into its own virtual environment: "
                 "`scripts/synapse install`; first run only, a few minutes"
             )
-            self._run([*SYNAPSE, "install"], "installing Synapse", "synapse-install.log")
+            self.run([*SYNAPSE, "install"], "installing Synapse", "synapse-install.log")
         if not (synapse_dir / "endpoint.json").exists():
             self.say(f"configuring a homeserver for {SERVER_NAME} in {synapse_dir}")
-            self._run(
+            self.run(
                 [*SYNAPSE, "init", str(synapse_dir), "--server-name", SERVER_NAME,
                  "--port", str(self.synapse_port)],
                 "configuring Synapse",
@@ -168,8 +168,8 @@ class NeighborhoodDemo:
                 [*SYNAPSE, "start", str(synapse_dir)], stdout=log, stderr=subprocess.STDOUT
             )
         self.processes.append(server)
-        self._wait(
-            lambda: _answers(f"{self.homeserver_url}/health"),
+        self.wait(
+            lambda: answers(f"{self.homeserver_url}/health"),
             "Synapse",
             server,
             120,
@@ -177,26 +177,26 @@ class NeighborhoodDemo:
         )
         if "admin_password" not in self.state:
             password = secrets.token_urlsafe(18)
-            self._run(
+            self.run(
                 [*SYNAPSE, "register", str(synapse_dir), ADMIN_USER, password, "--admin"],
                 "registering the group admin",
                 "synapse.log",
             )
             self.state["admin_password"] = password
-            self._save_state()
+            self.save_state()
             self.say(f"registered the group admin @{ADMIN_USER}:{SERVER_NAME} (server admin)")
 
     # --- the group ---------------------------------------------------------------------------
 
     def _group(self, *args: str) -> str:
         command = [*HUB, "group", *args, "--data-dir", str(self.folder / "group-host")]
-        return self._run(command, f"doorward-hub group {args[0]}", "group-host.log")
+        return self.run(command, f"doorward-hub group {args[0]}", "group-host.log")
 
     def create_group(self) -> None:
         """`group create` once; the invites of this run (the demo hub's, the neighbor's, yours)."""
         if not self.state.get("space_id"):
             password_file = self.folder / "admin-password"
-            _private_write(password_file, self.state["admin_password"])
+            private_write(password_file, self.state["admin_password"])
             try:
                 out = self._group(
                     "create", "--homeserver", self.homeserver_url, "--user", ADMIN_USER,
@@ -205,7 +205,7 @@ class NeighborhoodDemo:
             finally:
                 password_file.unlink(missing_ok=True)
             self.state["space_id"] = out.split("space ", 1)[1].split()[0]
-            self._save_state()
+            self.save_state()
             self.say(f"created the group {GROUP_NAME!r} (space {self.state['space_id']})")
         else:
             self.say(
@@ -223,9 +223,9 @@ class NeighborhoodDemo:
             if who != "you" and self.state.get(key):
                 continue
             self.state[key] = self._group("invite").strip().splitlines()[-1]
-            self._save_state()
+            self.save_state()
         self.invite_for_you = self.state["invite_you"]
-        _private_write(self.demo_hub_invite_file, self.state["invite_demo_hub"])
+        private_write(self.demo_hub_invite_file, self.state["invite_demo_hub"])
 
     @property
     def demo_hub_invite_file(self) -> Path:
@@ -253,7 +253,7 @@ class NeighborhoodDemo:
             "neighbor_doorbells",
             [f"neighbor-{secrets.token_hex(3)}-{n + 1}" for n in range(self.neighbor_doorbells)],
         )
-        self._save_state()
+        self.save_state()
         inward = [self.neighbor_hub_port] + [
             self.neighbor_doorbell_port + n for n in range(self.neighbor_doorbells)
         ]
@@ -281,8 +281,8 @@ class NeighborhoodDemo:
         with (self.logs / "neighbor-lan.log").open("ab") as log:
             lan = subprocess.Popen(inside, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         self.processes.append(lan)
-        self._wait(
-            lambda: _answers(f"{self.neighbor_hub_url}/api/v1/info"),
+        self.wait(
+            lambda: answers(f"{self.neighbor_hub_url}/api/v1/info"),
             "the neighbor's hub",
             lan,
             60,
@@ -291,13 +291,13 @@ class NeighborhoodDemo:
         token = self.state.get("neighbor_token")
         if token is None or not self._token_works(token):
             code = (data / "pairing-code").read_text(encoding="utf-8").strip()
-            paired = _http(
+            paired = http_json(
                 "POST",
                 f"{self.neighbor_hub_url}/api/v1/pair",
                 {"code": code, "client_name": "the neighbor (demo script)"},
             )
             self.state["neighbor_token"] = paired["token"]
-            self._save_state()
+            self.save_state()
         status = self._neighbor("GET", "/neighborhood")
         if status.get("joined"):
             self.say("the neighbor's hub is in the group already")
@@ -308,14 +308,14 @@ class NeighborhoodDemo:
 
     def _token_works(self, token: str) -> bool:
         try:
-            _http("GET", f"{self.neighbor_hub_url}/api/v1/neighborhood", token=token)
+            http_json("GET", f"{self.neighbor_hub_url}/api/v1/neighborhood", token=token)
         except RuntimeError:
             return False
         return True
 
     def _neighbor(self, method: str, path: str, body: object = None) -> Any:
         url = f"{self.neighbor_hub_url}/api/v1{path}"
-        return _http(method, url, body, self.state["neighbor_token"])
+        return http_json(method, url, body, self.state["neighbor_token"])
 
     def share_once(self) -> None:
         """First run: the neighbor presses their doorbell and shares the clip (two human acts).
@@ -339,7 +339,7 @@ class NeighborhoodDemo:
             # like a visitor, ring again after a while until one is recorded.
             if time.monotonic() - pressed_at >= RING_AGAIN_SECONDS:
                 ring = [*HUB, "press", doorbell]
-                self._run(ring, "pressing the neighbor's doorbell", "neighbor-hub.log")
+                self.run(ring, "pressing the neighbor's doorbell", "neighbor-hub.log")
                 pressed_at = time.monotonic()
             fresh = [c for c in self._neighbor("GET", "/clips")["clips"] if c["id"] not in known]
             clip = fresh[0] if fresh else None
@@ -354,12 +354,12 @@ class NeighborhoodDemo:
         shared = self._neighbor("POST", f"/clips/{clip['id']}/share", {"message": SHARE_MESSAGE})
         self.state["shared_clip"] = clip["id"]
         self.state["shared_event"] = shared["event_id"]
-        self._save_state()
+        self.save_state()
         self.shared_now = True
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _run(self, command: list[str], what: str, log: str) -> str:
+    def run(self, command: list[str], what: str, log: str) -> str:
         result = subprocess.run(  # noqa: S603 - our own commands
             command, capture_output=True, text=True, check=False, env=os.environ.copy()
         )
@@ -369,7 +369,7 @@ class NeighborhoodDemo:
             raise SystemExit(f"demo: {what} failed:\n{result.stdout}{result.stderr}")
         return result.stdout
 
-    def _wait(
+    def wait(
         self,
         check: Callable[[], bool],
         what: str,

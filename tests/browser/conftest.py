@@ -58,6 +58,8 @@ class DemoStack:
     synapse_port: int = field(default_factory=free_port)
     neighbor_hub_port: int = field(default_factory=free_port)
     neighbor_doorbell_port: int = field(default_factory=free_port)
+    group_port: int = field(default_factory=free_port)
+    agency_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     home_assistant: dict[str, Any] = field(default_factory=dict)
     doorbells: list[dict[str, Any]] = field(default_factory=list)
@@ -89,7 +91,8 @@ class DemoStack:
                  "--hub-port", str(self.hub_port), "--ha-port", str(self.ha_port),
                  "--synapse-port", str(self.synapse_port),
                  "--neighbor-hub-port", str(self.neighbor_hub_port),
-                 "--neighbor-doorbell-port", str(self.neighbor_doorbell_port)],
+                 "--neighbor-doorbell-port", str(self.neighbor_doorbell_port),
+                 "--group-port", str(self.group_port), "--agency-port", str(self.agency_port)],
                 cwd=REPO, stdout=console, stderr=subprocess.STDOUT,
             )  # fmt: skip
         deadline = time.monotonic() + DEMO_START_TIMEOUT
@@ -118,6 +121,16 @@ class DemoStack:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+    def agency(self, path: str) -> Any:
+        """GET from the demo agency's API as its officer (the token the demo made)."""
+        state = json.loads((self.folder / "neighborhood" / "state.json").read_text())
+        request = urllib.request.Request(
+            f"http://{LOOPBACK}:{self.agency_port}/api/v1/agency{path}",
+            headers={"Authorization": f"Bearer {state['agency_token']}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
 
     def press(self, index: int = 0) -> None:
         """Press a doorbell's button (the simulator's control endpoint: a finger on it)."""

@@ -267,8 +267,9 @@ def test_blueprints_listed_and_notify_on_ring_fires(
     drawer = page.locator("notification-drawer")
     expect(drawer.get_by_text("Someone is at the Doorbell 1.")).to_be_visible(timeout=20_000)
     shot(page, screenshots, "14-notification")
-    # Only the automation's notification: no "Invalid config", no failed login.
-    assert drawer.locator("notification-item").count() == 1
+    # Only the automation's and the police request's: no "Invalid config", no failed login.
+    items = drawer.locator("notification-item")
+    assert items.filter(has_not_text="Police request").count() == 1, items.all_inner_texts()
     page.keyboard.press("Escape")
 
 
@@ -327,6 +328,41 @@ def test_neighbor_post_shows(page: Page, demo: DemoStack, screenshots: Path) -> 
     expect(visible(page.get_by_text("Service info"))).to_be_visible()
     expect(visible(page.get_by_text("Neighbor post", exact=True)).first).to_be_visible()
     shot(page, screenshots, "16-neighbor-post-device")
+
+
+def test_police_request_answered_with_one_tap(
+    page: Page, demo: DemoStack, screenshots: Path
+) -> None:
+    """The agency's request waits in Repairs with the request in full; "Share all" sends the
+    matching clips, which the agency receives verified. Nothing left before that tap."""
+    case = re.findall(r"Home Assistant shows police request (\S+) ", demo.printed())[-1]
+    assert [e for e in demo.agency("/evidence")["evidence"] if e["case_number"] == case] == []
+    page.goto(f"{demo.url}/config/repairs")
+    issue = visible(page.get_by_text(f"Police request {case}")).first
+    expect(issue).to_be_visible()
+    shot(page, screenshots, "17-police-request-in-repairs")
+    issue.click()
+    dialog = page.locator("dialog-data-entry-flow")
+    expect(dialog.get_by_text("Demo County Sheriff").first).to_be_visible()
+    expect(dialog.get_by_text("your location was not sent")).to_be_visible()
+    shot(page, screenshots, "18-police-request")
+    dialog.get_by_text(re.compile(r"Share all \d+ matching clips")).first.click()
+    expect(dialog.get_by_text("Days the agency may keep them")).to_be_visible()
+    shot(page, screenshots, "19-police-share-all")
+    dialog.get_by_role("button", name="Submit").click()
+    expect(dialog).to_be_hidden(timeout=60_000)
+    deadline = time.monotonic() + 120
+    while True:
+        kept = [e for e in demo.agency("/evidence")["evidence"] if e["case_number"] == case]
+        if kept or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert kept, "the agency received nothing"
+    assert all(item["verified"] for item in kept), kept
+    # The request is answered: it no longer waits in Repairs.
+    page.goto(f"{demo.url}/config/repairs")
+    expect(visible(page.get_by_text(f"Police request {case}"))).to_have_count(0)
+    shot(page, screenshots, "20-police-request-answered")
 
 
 def test_no_browser_errors_from_doorward(browser_log: BrowserLog) -> None:
@@ -406,6 +442,9 @@ def test_console_ends_with_one_clear_block(demo: DemoStack) -> None:
     assert f"neighbor's hub:  http://{LOOPBACK}:{demo.neighbor_hub_port}" in block
     assert re.search(r"^  doorward-invite:[A-Za-z0-9_-]+$", block, flags=re.MULTILINE)
     assert "Home Assistant shows the neighbor's post (now)" in console
+    # The police agency and the group's public transparency report.
+    assert f"agency API:    http://{LOOPBACK}:{demo.agency_port}/api/v1/agency" in block
+    assert f"transparency:  http://{LOOPBACK}:{demo.group_port}/transparency" in block
     assert "Traceback" not in console
 
 
@@ -427,9 +466,9 @@ def test_second_run_reuses_the_doorbells(page: Page, demo: DemoStack, screenshot
         page.get_by_role("textbox", name="Password").fill(demo.home_assistant["password"])
         page.keyboard.press("Enter")
     expect(visible(page.get_by_text("3 devices"))).to_be_visible()
-    shot(page, screenshots, "17-second-run")
+    shot(page, screenshots, "21-second-run")
     open_device(page, demo, "Doorbell 1")
-    shot(page, screenshots, "18-second-run-doorbell")
+    shot(page, screenshots, "22-second-run-doorbell")
     # The doorbell is back: online, its camera idle, the clip of the first run still there.
     diagnostic = page.locator("ha-card").filter(has_text="Diagnostic")
     expect(diagnostic.get_by_text("Online")).to_be_visible(timeout=30_000)
