@@ -418,7 +418,7 @@ class NeighborhoodDemo:
             "'Neighbor post' event)",
             f"  press theirs:  scripts/toolchain run doorward-hub press "
             f"{self.neighbor_doorbell_urls[0]}",
-            "an invite to try joining by hand (Doorward > Configure, after leaving the group "
-            "there; single use, 7 days):",
+            "an invite to try joining by hand (Doorward > Configure > Neighborhood group, after "
+            "leaving the group there; single use, 7 days):",
             f"  {self.invite_for_you}",
         ]

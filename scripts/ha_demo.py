@@ -475,6 +475,8 @@ class HomeAssistantApi:
         """
         flow = await self._post("/api/config/config_entries/options/flow", {"handler": entry_id})
         flow_path = f"/api/config/config_entries/options/flow/{flow['flow_id']}"
+        # Doorward > Configure offers the group and the police decline rules: the group.
+        flow = await self._post(flow_path, {"next_step_id": "group"})
         if flow.get("step_id") != "join":
             await self.delete(flow_path)
             return False
