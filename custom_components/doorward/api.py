@@ -360,6 +360,8 @@ class PoliceRequest:
 
     request_id: str
     agency: str
+    agency_name: str
+    agency_jurisdiction: str
     case_number: str
     incident_type: str
     description: str
@@ -392,6 +394,8 @@ class PoliceRequest:
         return cls(
             request_id=_str(data, "request_id"),
             agency=_str(data, "agency"),
+            agency_name=_str(data, "agency_name"),
+            agency_jurisdiction=_str(data, "agency_jurisdiction"),
             case_number=_str(data, "case_number"),
             incident_type=_str(data, "incident_type"),
             description=_str(data, "description"),

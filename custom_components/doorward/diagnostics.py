@@ -26,6 +26,7 @@ async def _police(entry: DoorwardConfigEntry) -> dict[str, Any]:
                 "request_id": request.request_id,
                 "state": request.state,
                 "agency": request.agency,
+                "agency_name": request.agency_name,
                 "case_number": request.case_number,
                 "legal_basis": request.legal_basis,
                 "has_warrant": request.has_warrant,

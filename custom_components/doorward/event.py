@@ -269,6 +269,8 @@ def police_request_data(request: PoliceRequest) -> dict[str, object]:
     return {
         "request_id": request.request_id,
         "agency": request.agency,
+        "agency_name": request.agency_name,
+        "agency_jurisdiction": request.agency_jurisdiction,
         "case_number": request.case_number,
         "incident_type": request.incident_type,
         "description": request.description,

@@ -47,7 +47,9 @@ def _when(milliseconds: int) -> str:
 def request_summary(request: PoliceRequest) -> dict[str, str]:
     """The request in full, as placeholders for notifications and the fix flow."""
     return {
-        "agency": request.agency,
+        "agency": request.agency_name,
+        "jurisdiction": request.agency_jurisdiction,
+        "agency_id": request.agency,
         "case_number": request.case_number,
         "incident_type": request.incident_type,
         "description": request.description,
@@ -67,8 +69,8 @@ def request_text(request: PoliceRequest) -> str:
     """The persistent notification's text: the whole request, readable."""
     s = request_summary(request)
     return (
-        f"**{s['agency']}** asks for footage for case **{s['case_number']}** "
-        f"({s['incident_type']}).\n\n"
+        f"**{s['agency']}** ({s['jurisdiction']}; {s['agency_id']}) asks for footage for case "
+        f"**{s['case_number']}** ({s['incident_type']}).\n\n"
         f"{s['description']}\n\n"
         f"- Legal basis: {s['legal_basis']}; warrant {s['warrant']}\n"
         f"- Time window: {s['window_start']} to {s['window_end']}\n"

@@ -333,8 +333,8 @@ def test_neighbor_post_shows(page: Page, demo: DemoStack, screenshots: Path) -> 
 def test_police_request_answered_with_one_tap(
     page: Page, demo: DemoStack, screenshots: Path
 ) -> None:
-    """The agency's request waits in Repairs with the request in full; "Share all" sends the
-    matching clips, which the agency receives verified. Nothing left before that tap."""
+    """The agency's request waits in Repairs with the request in full; "Share the matching
+    clips" sends them, and the agency receives them verified. Nothing left before that tap."""
     case = re.findall(r"Home Assistant shows police request (\S+) ", demo.printed())[-1]
     assert [e for e in demo.agency("/evidence")["evidence"] if e["case_number"] == case] == []
     page.goto(f"{demo.url}/config/repairs")
@@ -346,7 +346,7 @@ def test_police_request_answered_with_one_tap(
     expect(dialog.get_by_text("Demo County Sheriff").first).to_be_visible()
     expect(dialog.get_by_text("your location was not sent")).to_be_visible()
     shot(page, screenshots, "18-police-request")
-    dialog.get_by_text(re.compile(r"Share all \d+ matching clips")).first.click()
+    dialog.get_by_text(re.compile(r"Share the matching clips \(\d+\)")).first.click()
     expect(dialog.get_by_text("Days the agency may keep them")).to_be_visible()
     shot(page, screenshots, "19-police-share-all")
     dialog.get_by_role("button", name="Submit").click()

@@ -76,6 +76,9 @@ class PendingRequest:
     declined_by_rule: str | None = None
     """The household's decline rule that declined it as it arrived (None: a person did)."""
     decline_reason: str | None = None
+    agency_name: str = ""
+    """The agency's name and jurisdiction as the group admitted it, when the request came."""
+    agency_jurisdiction: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """As kept on disk."""
@@ -89,6 +92,8 @@ class PendingRequest:
             "answered_ms": self.answered_ms,
             "declined_by_rule": self.declined_by_rule,
             "decline_reason": self.decline_reason,
+            "agency_name": self.agency_name,
+            "agency_jurisdiction": self.agency_jurisdiction,
         }
 
     @classmethod
@@ -104,6 +109,8 @@ class PendingRequest:
             answered_ms=raw.get("answered_ms"),
             declined_by_rule=raw.get("declined_by_rule"),
             decline_reason=raw.get("decline_reason"),
+            agency_name=str(raw.get("agency_name", "")),
+            agency_jurisdiction=str(raw.get("agency_jurisdiction", "")),
         )
 
 
@@ -235,8 +242,14 @@ class HouseholdRequests:
             self._save()
             await self._audit.append("request.no_matching_clips", event.sender, subject, details)
             return
+        agency = rules.agencies[event.sender]  # an active agency: the refusal checks said so
         pending = PendingRequest(
-            request, event.event_id, self._now(), [clip.clip_id for clip in clips]
+            request,
+            event.event_id,
+            self._now(),
+            [clip.clip_id for clip in clips],
+            agency_name=agency.name,
+            agency_jurisdiction=agency.jurisdiction,
         )
         household_rules = self._decline_rules.current() if self._decline_rules else DeclineRules()
         declined = household_rules.decline(request)

@@ -356,6 +356,8 @@ class PoliceRequest(WireObject):
 
     request_id: str
     agency: str = field(metadata=_about("the agency's Matrix id, admitted by the group"))
+    agency_name: str = field(metadata=_about("the agency's name, as the group admitted it"))
+    agency_jurisdiction: str = field(metadata=_about("where it has authority, as admitted"))
     case_number: str
     incident_type: str
     description: str

@@ -29,6 +29,8 @@ def police_request(request_id: str, **changes: Any) -> dict[str, Any]:
     request: dict[str, Any] = {
         "request_id": request_id,
         "agency": "@elm-pd:street.test",
+        "agency_name": "Elm PD",
+        "agency_jurisdiction": "Elm County",
         "case_number": "2026-1234",
         "incident_type": "burglary",
         "description": "Break-in at number 12",
@@ -108,7 +110,7 @@ async def test_only_a_tap_answers_and_only_share_shares(
     data.async_handle_message(police_request("req-0001abcd"))
     await wait_for(lambda: questions, timeout=10)
     question = questions[0].data
-    assert question["title"] == "Police request 2026-1234 from @elm-pd:street.test"
+    assert question["title"] == "Police request 2026-1234 from Elm PD"
     for words in ("burglary: Break-in at number 12", "Legal basis: warrant, warrant attached",
                   "Area: about 0.42 km²", "Matching clips: 2", "detective@elm-pd.example",
                   "Nothing is shared unless you tap Share"):  # fmt: skip

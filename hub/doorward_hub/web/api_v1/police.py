@@ -51,6 +51,8 @@ def wire_request(item: PendingRequest, held: set[str]) -> PoliceRequest:
     return PoliceRequest(
         request_id=request.request_id,
         agency=request.agency,
+        agency_name=item.agency_name or request.agency,
+        agency_jurisdiction=item.agency_jurisdiction,
         case_number=request.case_number,
         incident_type=request.incident_type,
         description=request.description,
