@@ -21,7 +21,14 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from .api import DoorwardApiError, DoorwardClient, PoliceAnswer, PoliceRequest
+from .api import (
+    DoorwardApiError,
+    DoorwardAuthenticationError,
+    DoorwardClient,
+    DoorwardError,
+    PoliceAnswer,
+    PoliceRequest,
+)
 from .const import DOMAIN, LOGGER
 
 STATE_PENDING = "pending"
@@ -124,10 +131,18 @@ class PoliceRequests:
         """Read every request again (after each (re)connection: the push is live only)."""
         try:
             requests = await client.police_requests()
+        except DoorwardAuthenticationError:
+            raise
         except DoorwardApiError as err:
             if err.code not in NOT_IN_GROUP:
-                raise
+                LOGGER.warning("Could not read the police requests of %s: %s", self.hub_name, err)
+                return
             requests = []
+        except DoorwardError as err:
+            # The doorbells' push connection does not depend on the group's state: keep what
+            # was shown and read the list again on the next connection or answer.
+            LOGGER.warning("Could not read the police requests of %s: %s", self.hub_name, err)
+            return
         first = not self._loaded
         self._loaded = True
         current = {request.request_id for request in requests}
