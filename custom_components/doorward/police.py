@@ -248,9 +248,9 @@ class PoliceRequests:
             )
 
     @callback
-    def _async_expire(self, _now: datetime) -> None:
+    def _async_expire(self, when: datetime) -> None:
         self._cancel_expiry = None
-        now = _now_ms()
+        now = int(when.timestamp() * 1000)
         for request in self.pending:
             if request.expires_ms <= now:
                 self.requests[request.request_id] = _expired(request)
