@@ -33,6 +33,8 @@ from .const import DOMAIN, LOGGER
 
 STATE_PENDING = "pending"
 STATE_EXPIRED = "expired"
+# The hub's refusals of an answer to a request that is no longer open.
+CLOSED = frozenset({"not_pending", "expired", "not_found"})
 # The hub's refusals of the request list when the hub is not (or no longer) in a group.
 NOT_IN_GROUP = {"not_joined", "removed"}
 
@@ -175,7 +177,11 @@ class PoliceRequests:
         retention_days: int | None,
     ) -> PoliceAnswer:
         """A person's answer: share the chosen clips (None: all matching) with the agency."""
-        answer = await client.answer_request(request_id, clip_ids, retention_days)
+        try:
+            answer = await client.answer_request(request_id, clip_ids, retention_days)
+        except DoorwardApiError as err:
+            await self._async_refresh_if_closed(client, err)
+            raise
         LOGGER.info(
             "Shared %s clip(s) for police request %s", len(answer.shared_clip_ids), request_id
         )
@@ -184,8 +190,17 @@ class PoliceRequests:
 
     async def async_decline(self, client: DoorwardClient, request_id: str) -> None:
         """A person declines: nothing is sent to anyone."""
-        await client.decline_request(request_id)
+        try:
+            await client.decline_request(request_id)
+        except DoorwardApiError as err:
+            await self._async_refresh_if_closed(client, err)
+            raise
         await self.async_refresh(client)
+
+    async def _async_refresh_if_closed(self, client: DoorwardClient, err: DoorwardApiError) -> None:
+        """Another client answered, or the request expired: show what the hub says now."""
+        if err.code in CLOSED:
+            await self.async_refresh(client)
 
     # Internals -----------------------------------------------------------------------------
 
