@@ -211,7 +211,8 @@ class PoliceRequests:
             request = _expired(request)
         self.requests[request.request_id] = request
         if request.pending:
-            self._async_show(request)
+            if request != previous:  # a re-read of the same request leaves its notice unread
+                self._async_show(request)
         else:
             self._async_withdraw(request.request_id)
         if previous is None and announce:
