@@ -21,11 +21,20 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from .api import DoorwardApiError, DoorwardClient, PoliceAnswer, PoliceRequest
+from .api import (
+    DoorwardApiError,
+    DoorwardAuthenticationError,
+    DoorwardClient,
+    DoorwardError,
+    PoliceAnswer,
+    PoliceRequest,
+)
 from .const import DOMAIN, LOGGER
 
 STATE_PENDING = "pending"
 STATE_EXPIRED = "expired"
+# The hub's refusals of an answer to a request that is no longer open.
+CLOSED = frozenset({"not_pending", "expired", "not_found"})
 # The hub's refusals of the request list when the hub is not (or no longer) in a group.
 NOT_IN_GROUP = {"not_joined", "removed"}
 
@@ -126,10 +135,18 @@ class PoliceRequests:
         """Read every request again (after each (re)connection: the push is live only)."""
         try:
             requests = await client.police_requests()
+        except DoorwardAuthenticationError:
+            raise
         except DoorwardApiError as err:
             if err.code not in NOT_IN_GROUP:
-                raise
+                LOGGER.warning("Could not read the police requests of %s: %s", self.hub_name, err)
+                return
             requests = []
+        except DoorwardError as err:
+            # The doorbells' push connection does not depend on the group's state: keep what
+            # was shown and read the list again on the next connection or answer.
+            LOGGER.warning("Could not read the police requests of %s: %s", self.hub_name, err)
+            return
         first = not self._loaded
         self._loaded = True
         current = {request.request_id for request in requests}
@@ -162,7 +179,11 @@ class PoliceRequests:
         retention_days: int | None,
     ) -> PoliceAnswer:
         """A person's answer: share the chosen clips (None: all matching) with the agency."""
-        answer = await client.answer_request(request_id, clip_ids, retention_days)
+        try:
+            answer = await client.answer_request(request_id, clip_ids, retention_days)
+        except DoorwardApiError as err:
+            await self._async_refresh_if_closed(client, err)
+            raise
         LOGGER.info(
             "Shared %s clip(s) for police request %s", len(answer.shared_clip_ids), request_id
         )
@@ -171,8 +192,17 @@ class PoliceRequests:
 
     async def async_decline(self, client: DoorwardClient, request_id: str) -> None:
         """A person declines: nothing is sent to anyone."""
-        await client.decline_request(request_id)
+        try:
+            await client.decline_request(request_id)
+        except DoorwardApiError as err:
+            await self._async_refresh_if_closed(client, err)
+            raise
         await self.async_refresh(client)
+
+    async def _async_refresh_if_closed(self, client: DoorwardClient, err: DoorwardApiError) -> None:
+        """Another client answered, or the request expired: show what the hub says now."""
+        if err.code in CLOSED:
+            await self.async_refresh(client)
 
     # Internals -----------------------------------------------------------------------------
 
@@ -183,7 +213,8 @@ class PoliceRequests:
             request = _expired(request)
         self.requests[request.request_id] = request
         if request.pending:
-            self._async_show(request)
+            if request != previous:  # a re-read of the same request leaves its notice unread
+                self._async_show(request)
         else:
             self._async_withdraw(request.request_id)
         if previous is None and announce:
@@ -235,9 +266,9 @@ class PoliceRequests:
             )
 
     @callback
-    def _async_expire(self, _now: datetime) -> None:
+    def _async_expire(self, when: datetime) -> None:
         self._cancel_expiry = None
-        now = _now_ms()
+        now = int(when.timestamp() * 1000)
         for request in self.pending:
             if request.expires_ms <= now:
                 self.requests[request.request_id] = _expired(request)

@@ -27,7 +27,7 @@ from .api import DoorwardApiError, DoorwardError, DoorwardNotFoundError, PoliceR
 from .const import ATTR_CLIP_IDS, ATTR_RETENTION_DAYS, MAX_POLICE_RETENTION_DAYS
 from .data import DoorwardConfigEntry
 from .media_source import TRIGGER_TITLES
-from .police import request_summary
+from .police import CLOSED, request_summary
 
 CREDENTIALS_SCHEMA = probatio.Schema(
     {
@@ -52,8 +52,6 @@ RETENTION = NumberSelector(
 )
 SHARE_ALL_SCHEMA = probatio.Schema({probatio.Optional(ATTR_RETENTION_DAYS): RETENTION})
 DECLINE_SCHEMA = probatio.Schema({})
-# The hub's refusals that end the flow: the request was answered, declined or expired meanwhile.
-CLOSED = {"not_pending", "expired", "not_found"}
 
 
 class PoliceRequestFlow(RepairsFlow):

@@ -46,6 +46,10 @@ CLIENT_MODELS: dict[type, str] = {
     api.GroupRemoval: "Removal",
     api.NeighborPost: "NeighborPost",
     api.ShareResult: "ClipShared",
+    api.PoliceRequest: "PoliceRequest",
+    api.PoliceAnswer: "PoliceAnswer",
+    api.DeclineRules: "DeclineRules",
+    api.AuditEntry: "AuditEntry",
 }
 """Each model the client parses, and the document's schema of the same object."""
 

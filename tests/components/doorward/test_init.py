@@ -96,6 +96,8 @@ async def test_devices_and_entities(
         CAMERA,
         ONLINE,
         LAST_SEQ,
+        "event.test_hub_police_request",
+        "sensor.test_hub_pending_police_requests",
     }  # a hub in no group has no group device, so no neighbor post entity
     assert entity_registry.async_get(LAST_SEQ).disabled_by is er.RegistryEntryDisabler.INTEGRATION
     assert entity_registry.async_get(RING).unique_id == f"{hub.hub_id}_{FRONT}_ring"

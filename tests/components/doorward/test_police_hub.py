@@ -208,22 +208,24 @@ async def test_a_request_is_shown_in_full_and_answered_by_hand(
     items = await until(group.agency.evidence.items, group.agency.sync_once)
     assert [i.verified for i in items] == [True]
 
-    # The action declines the second (while its fix flow is open: that flow then ends without
-    # answering); answering it again is refused; nothing more is sent.
+    # Another client declines the second while its fix flow is open: submitting that flow ends
+    # it without answering, and Home Assistant shows what the hub says now.
     second_issue = request_issue_id(entry_id, second.request_id)
     open_flow = await _fix(client, None, {}, second_issue)
-    await hass.services.async_call(
-        DOMAIN, "decline_request", {"request_id": second.request_id}, blocking=True
-    )
+    form = await _fix(client, open_flow["flow_id"], {"next_step_id": "decline"})
+    assert form["step_id"] == "decline"
+    status, _ = await hub.api("POST", f"/police/requests/{second.request_id}/decline")
+    assert status == 204
+    closed = await _fix(client, open_flow["flow_id"], {})
+    assert (closed["type"], closed["reason"]) == ("abort", "request_closed")
     assert hass.states.get(PENDING).state == "0"
     assert ir.async_get(hass).async_get_issue(DOMAIN, second_issue) is None
-    with pytest.raises(ServiceValidationError) as again:
-        await hass.services.async_call(
-            DOMAIN, "answer_request", {"request_id": second.request_id}, blocking=True
-        )
-    assert again.value.translation_key == "request_not_pending"
-    closed = await _fix(client, open_flow["flow_id"], {"next_step_id": "share_all"})
-    assert (closed["type"], closed["reason"]) == ("abort", "request_closed")
+    for service in ("answer_request", "decline_request"):
+        with pytest.raises(ServiceValidationError) as again:
+            await hass.services.async_call(
+                DOMAIN, service, {"request_id": second.request_id}, blocking=True
+            )
+        assert again.value.translation_key == "request_not_pending"
 
     # Decline rules from the options flow: read from the hub, a bad one refused, then kept.
     form = await _options(hass, config_entry, "decline_rules")
