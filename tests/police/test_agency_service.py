@@ -6,6 +6,7 @@ the officer's token id, and nothing names the household beyond its manifest."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import time
 from collections.abc import AsyncIterator
@@ -179,8 +180,33 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
         assert response.status == 400
         assert (await response.json())["message"] == "window: end must be after start"
 
-    # One request within the policy, one whose window is longer than the group allows.
-    async with http.post(f"{base}/requests", json=request_body(), headers=setup.headers()) as r:
+    # A warrant document is checked before anything is uploaded.
+    for warrant, reason in (
+        ({"filename": "w.pdf", "mimetype": "application/pdf", "content_base64": "%%%"},
+         "warrant.content_base64: not base64"),
+        ({"filename": "w.pdf", "mimetype": "application/pdf",
+          "content_base64": base64.b64encode(b"<script>").decode()},
+         "warrant: the document is not a application/pdf file"),
+    ):  # fmt: skip
+        body = request_body(warrant=warrant)
+        async with http.post(f"{base}/requests", json=body, headers=setup.headers()) as response:
+            assert response.status == 400
+            assert (await response.json())["message"] == reason
+    async with http.post(
+        f"{base}/requests",
+        json=request_body(warrant={"filename": "w.pdf", "mimetype": "text/html",
+                                   "content_base64": ""}),
+        headers=setup.headers(),
+    ) as response:  # fmt: skip
+        assert response.status == 400
+        assert "warrant.mimetype" in (await response.json())["message"]
+
+    # One request within the policy (with a warrant), one whose window is longer than allowed.
+    pdf = b"%PDF-1.7\n%%EOF\n"
+    warrant = {"filename": "warrant.pdf", "mimetype": "application/pdf",
+               "content_base64": base64.b64encode(pdf).decode()}  # fmt: skip
+    body = request_body(legal_basis="warrant", warrant=warrant)
+    async with http.post(f"{base}/requests", json=body, headers=setup.headers()) as r:
         assert r.status == 201, await r.text()
         kept = await r.json()
     assert kept["window_minutes"] == 60
@@ -199,10 +225,13 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
     by_id = await until(setup, taken_down)
     assert by_id[taken["request_id"]]["taken_down"]["code"] == "out_of_policy"
     assert by_id[kept["request_id"]]["taken_down"] is None
+    assert by_id[kept["request_id"]]["has_warrant"] is True
 
     pending = setup.requests.requests()
     assert [p.request.request_id for p in pending] == [kept["request_id"]]
     assert pending[0].clip_ids == ["a1", "a2"]
+    found = await setup.requests.warrant(kept["request_id"], "household")
+    assert (found.filename, found.data) == ("warrant.pdf", pdf)
     await setup.requests.answer(kept["request_id"], "household", ["a2"])
 
     async def evidence() -> Any:

@@ -12,6 +12,7 @@ from doorward_hub.web.api_v1 import (
     events,
     neighborhood,
     police,
+    police_warrant,
     websocket,
 )
 from doorward_hub.web.api_v1.auth import auth_middleware
@@ -19,7 +20,17 @@ from doorward_hub.web.operations import Routes
 
 ROUTES: tuple[Routes, ...] = tuple(
     module.routes
-    for module in (clients, doorbells, credentials, events, clips, neighborhood, police, websocket)
+    for module in (
+        clients,
+        doorbells,
+        credentials,
+        events,
+        clips,
+        neighborhood,
+        police,
+        police_warrant,
+        websocket,
+    )
 )
 """Every route of the client API, module by module."""
 
