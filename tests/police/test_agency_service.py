@@ -49,6 +49,8 @@ class AgencySetup:
     token: str
     officer_id: str
     clip_bytes: dict[str, bytes]
+    offset: list[float]
+    """Seconds the agency service's clock is ahead (retention is tested by moving it)."""
 
     def headers(self, token: str | None = None) -> dict[str, str]:
         """The officer's Authorization header."""
@@ -95,15 +97,18 @@ async def setup(homeserver: Any, tmp_path: Path) -> AsyncIterator[AgencySetup]:
         home_cell=home_area_cell(*HOME),
     )
     token, officer = StaffTokens(agency_folder(data)).add("Det. Jane Doe #4411")
+    offset = [0.0]
     service = AgencyService(
-        data, ServiceOptions(port=0, sync_timeout_ms=500, retention_interval_s=0.5)
+        data,
+        ServiceOptions(port=0, sync_timeout_ms=500, retention_interval_s=0.2),
+        clock=lambda: time.time() + offset[0],
     )
     await service.start()
     async with aiohttp.ClientSession() as http:
         made = AgencySetup(
             group, service, household, requests, http,
             f"http://127.0.0.1:{service.port}/api/v1/agency", token, officer.token_id,
-            {c.clip_id: c.video.read_bytes() for c in clips},
+            {c.clip_id: c.video.read_bytes() for c in clips}, offset,
         )  # fmt: skip
         for _ in range(2):
             await made.step()
@@ -232,14 +237,17 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
     assert pending[0].clip_ids == ["a1", "a2"]
     found = await setup.requests.warrant(kept["request_id"], "household")
     assert (found.filename, found.data) == ("warrant.pdf", pdf)
-    await setup.requests.answer(kept["request_id"], "household", ["a2"])
+    await setup.requests.answer(kept["request_id"], "household", ["a1", "a2"])
 
     async def evidence() -> Any:
-        return (await setup.get("/evidence"))["evidence"]
+        found = (await setup.get("/evidence"))["evidence"]
+        return found if len(found) == 2 else None
 
     items = await until(setup, evidence)
-    assert len(items) == 1
-    item = items[0]
+    by_sha = {i["sha256"]: i for i in items}
+    item = by_sha[hashlib.sha256(setup.clip_bytes["a2"]).hexdigest()]
+    other = by_sha[hashlib.sha256(setup.clip_bytes["a1"]).hexdigest()]
+    assert other["verified"] is True
     assert item["verified"] is True, item["verification"]
     assert item["request_id"] == kept["request_id"]
     assert item["case_number"] == "2026-77"
@@ -249,7 +257,7 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
     listed = await setup.get("/requests")
     assert household_id not in str(listed) + str(items)
     summary = next(r for r in listed["requests"] if r["request_id"] == kept["request_id"])
-    assert (summary["answers"], summary["clips"], summary["verified_clips"]) == (1, 1, 1)
+    assert (summary["answers"], summary["clips"], summary["verified_clips"]) == (1, 2, 2)
 
     clip_url = f"{base}/evidence/{item['evidence_id']}/clip"
     async with http.get(clip_url, headers=setup.headers()) as response:
@@ -266,7 +274,17 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
         f"{base}/evidence/{item['evidence_id']}", headers=setup.headers()
     ) as response:
         assert response.status == 404
-    assert (await setup.get("/evidence"))["evidence"] == []
+    assert [i["evidence_id"] for i in (await setup.get("/evidence"))["evidence"]] == [
+        other["evidence_id"]
+    ]
+
+    # The household's retention (the group's 30 days) ends: the service's timer deletes it.
+    setup.offset[0] = 31 * 86_400
+
+    async def emptied() -> bool:
+        return (await setup.get("/evidence"))["evidence"] == []
+
+    await until(setup, emptied)
 
     audit = await AuditLog.open(setup.service.data_dir)
     entries = [(e.action, e.actor, e.details) for e in await audit.entries()]
@@ -277,6 +295,7 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
     deleted = next(d for a, who, d in entries if a == "evidence.deleted" and who == actor)
     assert deleted["reason"] == "case closed"
     assert "request.taken_down" in [a for a, _, _ in entries]
+    assert ("evidence.deleted", "retention") in [(a, who) for a, who, _ in entries]
 
     # A revoked token stops working at once, while the service runs.
     assert StaffTokens(agency_folder(setup.service.data_dir)).revoke(setup.officer_id)

@@ -140,6 +140,7 @@ class AgencyHub:
         self._audit = audit
         self._clock = clock
         self.rejections: list[GroupRejection] = []
+        self._sync_lock = asyncio.Lock()
 
     @classmethod
     async def join(
@@ -190,8 +191,9 @@ class AgencyHub:
     async def sync_once(self, timeout_ms: int = 0) -> None:
         """One sync: the group bot's notices about our requests, answers from member hubs, and
         member hubs' invitations to answer rooms."""
-        await self.membership.sync_once(self._receive, timeout_ms=timeout_ms)
-        await self._accept_answer_rooms()
+        async with self._sync_lock:  # the service's loop and a first send may both sync
+            await self.membership.sync_once(self._receive, timeout_ms=timeout_ms)
+            await self._accept_answer_rooms()
 
     async def send_request(self, draft: RequestDraft, officer: str | None = None) -> SentRequest:
         """Turn the draft into a request, send it encrypted to the group, log it (with the

@@ -211,6 +211,7 @@ class RequestModerator:
         if not pending:
             return
         members = await self._space_members()
+        self._agencies = (await read_group_rules(client, self._host.group().space_id)).agencies
         for room_id in pending:
             inviter = client.invited_rooms[room_id].inviter
             if inviter is None or inviter not in members or inviter in self._agencies:
