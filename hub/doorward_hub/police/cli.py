@@ -269,7 +269,7 @@ async def _group_serve(args: argparse.Namespace, data_dir: Path) -> int:
     runner: web.AppRunner | None = None
     try:
         bot = RequestModerator(host, await AuditLog.open(data_dir))
-        runner = web.AppRunner(create_app(bot), handle_signals=False)
+        runner = web.AppRunner(create_app(bot.transparency), handle_signals=False)
         await runner.setup()
         try:
             await web.TCPSite(runner, args.host, args.port).start()
@@ -311,7 +311,7 @@ async def _publish(args: argparse.Namespace, data_dir: Path) -> int:
     try:
         bot = RequestModerator(host, await AuditLog.open(data_dir))
         await bot.sync_once()  # count what arrived since the bot last ran
-        report = await bot.publish(period)
+        report = await bot.transparency.publish(period)
     finally:
         await host.close()
     print(report.summary())
