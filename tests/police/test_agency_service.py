@@ -185,6 +185,19 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
         assert response.status == 400
         assert (await response.json())["message"] == "window: end must be after start"
 
+    # The homeserver cannot be reached: 502, and nothing is listed as sent.
+    client = setup.service.hub.membership.client
+    homeserver, client.homeserver = client.homeserver, "http://127.0.0.1:9"
+    try:
+        async with http.post(
+            f"{base}/requests", json=request_body(), headers=setup.headers()
+        ) as response:
+            assert response.status == 502
+            assert (await response.json())["error"] == "homeserver_error"
+    finally:
+        client.homeserver = homeserver
+    assert (await setup.get("/requests"))["requests"] == []
+
     # A warrant document is checked before anything is uploaded.
     for warrant, reason in (
         ({"filename": "w.pdf", "mimetype": "application/pdf", "content_base64": "%%%"},

@@ -231,7 +231,11 @@ class AgencyHub:
         }
         # Kept before sending: an answer may arrive before `room_send` returns.
         self._update_sent(request.request_id, record)
-        event_id = await self.send_content(content)
+        try:
+            event_id = await self.send_content(content)
+        except BaseException:
+            self._forget_sent(request.request_id)  # never sent: not listed, answers refused
+            raise
         self._update_sent(request.request_id, {"event_id": event_id})
         await self._audit.append(
             "request.sent",
@@ -255,6 +259,11 @@ class AgencyHub:
         sent: dict[str, Any] = read_json(self.membership.folder / SENT_FILE) or {}
         summaries = [SentSummary.from_record(key, raw) for key, raw in sent.items()]
         return sorted(summaries, key=lambda s: s.created_ms, reverse=True)
+
+    def _forget_sent(self, request_id: str) -> None:
+        sent: dict[str, Any] = read_json(self.membership.folder / SENT_FILE) or {}
+        sent.pop(request_id, None)
+        write_json_atomically(self.membership.folder / SENT_FILE, sent)
 
     def _update_sent(self, request_id: str, changes: dict[str, Any]) -> None:
         sent: dict[str, Any] = read_json(self.membership.folder / SENT_FILE) or {}

@@ -10,7 +10,7 @@ from typing import Any
 
 import probatio as vol
 
-from doorward_hub.wire.bodies import number, text
+from doorward_hub.wire.bodies import number, text, whole
 from doorward_hub.wire.objects import WireObject
 
 LEGAL_BASES = ("consent", "warrant", "exigent")
@@ -88,7 +88,7 @@ AGENCY_REQUEST = vol.Schema(
         },
         vol.Optional(
             "valid_for_hours", default=7 * 24, description="how long households may answer"
-        ): vol.All(int, vol.Range(min=1, max=MAX_VALID_FOR_HOURS)),
+        ): vol.All(whole, vol.Range(min=1, max=MAX_VALID_FOR_HOURS)),
         vol.Required("contact", description="how households reach the officer"): _short(200),
         vol.Optional(
             "warrant",

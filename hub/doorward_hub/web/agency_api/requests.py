@@ -8,6 +8,7 @@ import dataclasses
 from collections import defaultdict
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from doorward_hub.neighborhood.account import MatrixError
@@ -29,6 +30,9 @@ from doorward_hub.wire.agency import (
 from doorward_hub.wire.objects import utc
 
 routes = Routes(AGENCY_PREFIX)
+
+HOMESERVER_FAILURES = (MatrixError, aiohttp.ClientError, OSError, TimeoutError)
+"""What nio raises or returns when the homeserver refuses or cannot be reached."""
 
 
 @routes.post(
@@ -68,8 +72,8 @@ async def send_request(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_request", f"polygon: {err}") from None
     except InvalidContent as err:
         raise ApiError(400, "invalid_request", str(err)) from None
-    except MatrixError as err:
-        raise ApiError(502, "homeserver_error", str(err)) from None
+    except HOMESERVER_FAILURES as err:
+        raise ApiError(502, "homeserver_error", f"the homeserver failed: {err}") from None
     made = sent.request
     result = RequestSent(
         request_id=made.request_id,
@@ -93,8 +97,8 @@ async def _upload_warrant(hub: AgencyHub, document: dict[str, Any]) -> WarrantDo
         )
     except InvalidWarrant as err:
         raise ApiError(400, "invalid_request", f"warrant: {err}") from None
-    except MatrixError as err:
-        raise ApiError(502, "homeserver_error", str(err)) from None
+    except HOMESERVER_FAILURES as err:
+        raise ApiError(502, "homeserver_error", f"the homeserver failed: {err}") from None
 
 
 @routes.get(
