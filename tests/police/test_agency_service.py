@@ -6,6 +6,7 @@ the officer's token id, and nothing names the household beyond its manifest."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import time
 from collections.abc import AsyncIterator
@@ -48,6 +49,8 @@ class AgencySetup:
     token: str
     officer_id: str
     clip_bytes: dict[str, bytes]
+    offset: list[float]
+    """Seconds the agency service's clock is ahead (retention is tested by moving it)."""
 
     def headers(self, token: str | None = None) -> dict[str, str]:
         """The officer's Authorization header."""
@@ -94,15 +97,18 @@ async def setup(homeserver: Any, tmp_path: Path) -> AsyncIterator[AgencySetup]:
         home_cell=home_area_cell(*HOME),
     )
     token, officer = StaffTokens(agency_folder(data)).add("Det. Jane Doe #4411")
+    offset = [0.0]
     service = AgencyService(
-        data, ServiceOptions(port=0, sync_timeout_ms=500, retention_interval_s=0.5)
+        data,
+        ServiceOptions(port=0, sync_timeout_ms=500, retention_interval_s=0.2),
+        clock=lambda: time.time() + offset[0],
     )
     await service.start()
     async with aiohttp.ClientSession() as http:
         made = AgencySetup(
             group, service, household, requests, http,
             f"http://127.0.0.1:{service.port}/api/v1/agency", token, officer.token_id,
-            {c.clip_id: c.video.read_bytes() for c in clips},
+            {c.clip_id: c.video.read_bytes() for c in clips}, offset,
         )  # fmt: skip
         for _ in range(2):
             await made.step()
@@ -179,8 +185,46 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
         assert response.status == 400
         assert (await response.json())["message"] == "window: end must be after start"
 
-    # One request within the policy, one whose window is longer than the group allows.
-    async with http.post(f"{base}/requests", json=request_body(), headers=setup.headers()) as r:
+    # The homeserver cannot be reached: 502, and nothing is listed as sent.
+    client = setup.service.hub.membership.client
+    homeserver, client.homeserver = client.homeserver, "http://127.0.0.1:9"
+    try:
+        async with http.post(
+            f"{base}/requests", json=request_body(), headers=setup.headers()
+        ) as response:
+            assert response.status == 502
+            assert (await response.json())["error"] == "homeserver_error"
+    finally:
+        client.homeserver = homeserver
+    assert (await setup.get("/requests"))["requests"] == []
+
+    # A warrant document is checked before anything is uploaded.
+    for warrant, reason in (
+        ({"filename": "w.pdf", "mimetype": "application/pdf", "content_base64": "%%%"},
+         "warrant.content_base64: not base64"),
+        ({"filename": "w.pdf", "mimetype": "application/pdf",
+          "content_base64": base64.b64encode(b"<script>").decode()},
+         "warrant: the document is not a application/pdf file"),
+    ):  # fmt: skip
+        body = request_body(warrant=warrant)
+        async with http.post(f"{base}/requests", json=body, headers=setup.headers()) as response:
+            assert response.status == 400
+            assert (await response.json())["message"] == reason
+    async with http.post(
+        f"{base}/requests",
+        json=request_body(warrant={"filename": "w.pdf", "mimetype": "text/html",
+                                   "content_base64": ""}),
+        headers=setup.headers(),
+    ) as response:  # fmt: skip
+        assert response.status == 400
+        assert "warrant.mimetype" in (await response.json())["message"]
+
+    # One request within the policy (with a warrant), one whose window is longer than allowed.
+    pdf = b"%PDF-1.7\n%%EOF\n"
+    warrant = {"filename": "warrant.pdf", "mimetype": "application/pdf",
+               "content_base64": base64.b64encode(pdf).decode()}  # fmt: skip
+    body = request_body(legal_basis="warrant", warrant=warrant)
+    async with http.post(f"{base}/requests", json=body, headers=setup.headers()) as r:
         assert r.status == 201, await r.text()
         kept = await r.json()
     assert kept["window_minutes"] == 60
@@ -199,18 +243,24 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
     by_id = await until(setup, taken_down)
     assert by_id[taken["request_id"]]["taken_down"]["code"] == "out_of_policy"
     assert by_id[kept["request_id"]]["taken_down"] is None
+    assert by_id[kept["request_id"]]["has_warrant"] is True
 
     pending = setup.requests.requests()
     assert [p.request.request_id for p in pending] == [kept["request_id"]]
     assert pending[0].clip_ids == ["a1", "a2"]
-    await setup.requests.answer(kept["request_id"], "household", ["a2"])
+    found = await setup.requests.warrant(kept["request_id"], "household")
+    assert (found.filename, found.data) == ("warrant.pdf", pdf)
+    await setup.requests.answer(kept["request_id"], "household", ["a1", "a2"])
 
     async def evidence() -> Any:
-        return (await setup.get("/evidence"))["evidence"]
+        found = (await setup.get("/evidence"))["evidence"]
+        return found if len(found) == 2 else None
 
     items = await until(setup, evidence)
-    assert len(items) == 1
-    item = items[0]
+    by_sha = {i["sha256"]: i for i in items}
+    item = by_sha[hashlib.sha256(setup.clip_bytes["a2"]).hexdigest()]
+    other = by_sha[hashlib.sha256(setup.clip_bytes["a1"]).hexdigest()]
+    assert other["verified"] is True
     assert item["verified"] is True, item["verification"]
     assert item["request_id"] == kept["request_id"]
     assert item["case_number"] == "2026-77"
@@ -220,7 +270,7 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
     listed = await setup.get("/requests")
     assert household_id not in str(listed) + str(items)
     summary = next(r for r in listed["requests"] if r["request_id"] == kept["request_id"])
-    assert (summary["answers"], summary["clips"], summary["verified_clips"]) == (1, 1, 1)
+    assert (summary["answers"], summary["clips"], summary["verified_clips"]) == (1, 2, 2)
 
     clip_url = f"{base}/evidence/{item['evidence_id']}/clip"
     async with http.get(clip_url, headers=setup.headers()) as response:
@@ -237,7 +287,17 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
         f"{base}/evidence/{item['evidence_id']}", headers=setup.headers()
     ) as response:
         assert response.status == 404
-    assert (await setup.get("/evidence"))["evidence"] == []
+    assert [i["evidence_id"] for i in (await setup.get("/evidence"))["evidence"]] == [
+        other["evidence_id"]
+    ]
+
+    # The household's retention (the group's 30 days) ends: the service's timer deletes it.
+    setup.offset[0] = 31 * 86_400
+
+    async def emptied() -> bool:
+        return (await setup.get("/evidence"))["evidence"] == []
+
+    await until(setup, emptied)
 
     audit = await AuditLog.open(setup.service.data_dir)
     entries = [(e.action, e.actor, e.details) for e in await audit.entries()]
@@ -248,6 +308,7 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
     deleted = next(d for a, who, d in entries if a == "evidence.deleted" and who == actor)
     assert deleted["reason"] == "case closed"
     assert "request.taken_down" in [a for a, _, _ in entries]
+    assert ("evidence.deleted", "retention") in [(a, who) for a, who, _ in entries]
 
     # A revoked token stops working at once, while the service runs.
     assert StaffTokens(agency_folder(setup.service.data_dir)).revoke(setup.officer_id)

@@ -3,6 +3,7 @@ agency hub and the group bot. Every answer is checked against the generated Open
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from doorward_hub.neighborhood.event_types import GroupPolicy
+from doorward_hub.police.warrants import upload_warrant
 
 from ..neighborhood.test_hub_api import RunningHub, _recorded_clip, hubs
 from .groups import PoliceGroup, draft, make_group, until
@@ -97,6 +99,8 @@ async def test_a_request_is_pushed_listed_and_answered_through_the_api(
     assert await library.enforce_retention() == []  # but this one is held for the requests
 
     request_path = f"/police/requests/{sent.request.request_id}"
+    status, body = await a.call("GET", f"{request_path}/warrant")
+    assert (status, body["error"]) == (404, "no_warrant")
     status, body = await a.call("POST", f"{request_path}/answer", {"clip_ids": ["999"]})
     assert (status, body["error"]) == (400, "not_matching")
     status, body = await a.call("POST", f"{request_path}/answer", {"retention_days": 5})
@@ -208,3 +212,78 @@ async def test_a_decline_rule_declines_as_the_request_arrives_and_nothing_is_sen
     for _ in range(3):
         await group.agency.sync_once(timeout_ms=500)
     assert group.agency.evidence.items() == []
+
+
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+async def test_a_warrant_is_required_attached_encrypted_and_read_through_the_api(
+    hubs: list[RunningHub], homeserver: Any, tmp_path: Path
+) -> None:
+    """In a group that requires warrants, a request without one is taken down and never shown;
+    one with a real encrypted attachment is shown with `has_warrant`, and the household reads
+    the document (hash checked, logged); an attachment altered after upload is refused."""
+    group = await make_group(homeserver, tmp_path / "group", GroupPolicy(warrant_required=True))
+    try:
+        a = hubs[0]
+        await a.call("PUT", "/neighborhood/home", {"latitude": HOME_INSIDE[0],
+                                                    "longitude": HOME_INSIDE[1]})  # fmt: skip
+        status, body = await a.call(
+            "POST", "/neighborhood/join", {"invite": (await group.host.invite()).encode()}
+        )
+        assert status == 200, body
+        await _recorded_clip(a.hub, tmp_path / "made")
+        for _ in range(3):
+            await group.bot.sync_once()
+            await group.agency.sync_once()
+        now_ms = int(time.time() * 1000)
+        window = {"window_start_ms": now_ms - 3600_000, "window_end_ms": now_ms}
+        client = group.agency.membership.client
+        bare = await group.agency.send_request(draft(**window, case_number="2026-9"))
+        warrant = await upload_warrant(client, "warrant-2026-10.pdf", "application/pdf", PDF)
+        assert PDF not in str(warrant.to_content()).encode()
+        with_warrant = await group.agency.send_request(
+            draft(**window, case_number="2026-10", legal_basis="warrant", warrant=warrant)
+        )
+        altered_file = {**warrant.file, "hashes": {"sha256": "A" * 43}}
+        altered = await group.agency.send_request(
+            draft(**window, case_number="2026-11", legal_basis="warrant",
+                  warrant=dataclasses.replace(warrant, file=altered_file))
+        )  # fmt: skip
+
+        async def listed() -> dict[str, Any] | None:
+            await group.bot.sync_once()
+            await group.agency.sync_once(timeout_ms=500)
+            shown = (await a.call("GET", "/police/requests"))[1]["requests"]
+            by_id = {r["request_id"]: r for r in shown}
+            return by_id if len(by_id) == 2 else None
+
+        by_id = None
+        for _ in range(40):
+            if by_id := await listed():
+                break
+        assert by_id is not None
+        assert bare.request.request_id not in by_id
+        assert by_id[with_warrant.request.request_id]["has_warrant"] is True
+        codes = [r.code for r in group.agency.rejections]
+        assert codes == ["out_of_policy"]
+
+        path = f"/police/requests/{with_warrant.request.request_id}/warrant"
+        status, document = await a.call("GET", path)
+        assert (status, document) == (200, PDF)
+        async with a.http.get(
+            a.base + path, headers={"Authorization": f"Bearer {a.token}"}
+        ) as response:
+            assert response.content_type == "application/pdf"
+            assert response.headers["Content-Disposition"] == (
+                'attachment; filename="warrant-2026-10.pdf"'
+            )
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+        viewed = [e for e in await a.hub.audit.entries() if e.action == "warrant.viewed"]
+        assert [e.subject for e in viewed] == [f"request:{with_warrant.request.request_id}"] * 2
+        status, body = await a.call("GET", f"/police/requests/{altered.request.request_id}/warrant")
+        assert (status, body["error"]) == (502, "warrant_unavailable")
+        status, body = await a.call("GET", "/police/requests/req-unknown01/warrant")
+        assert (status, body["error"]) == (404, "not_found")
+    finally:
+        await group.close()

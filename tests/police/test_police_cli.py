@@ -75,14 +75,26 @@ def test_admit_request_moderate_remove(homeserver: Any, tmp_path: Path) -> None:
     sent = _run(*request)
     assert sent.returncode == 0, sent.stderr
     assert "60 minutes" in sent.stdout
+    warrant = tmp_path / "warrant-2026-78.pdf"
+    warrant.write_bytes(b"%PDF-1.7\n%%EOF\n")
+    case = request.index("--case-number") + 1
+    with_warrant = [*request[:case], "2026-78", *request[case + 1 :], "--warrant", str(warrant)]
+    assert _run(*with_warrant).returncode == 0
+    not_a_pdf = tmp_path / "warrant.pdf"
+    not_a_pdf.write_bytes(b"<html>")
+    refused = _run(*with_warrant[:-1], str(not_a_pdf))
+    assert refused.returncode == 1
+    assert "not a application/pdf file" in refused.stderr
     moderated = _run("group", "moderate", *host, "--once")
     assert moderated.returncode == 0, moderated.stderr
-    assert "took down (out_of_policy)" in moderated.stdout  # no warrant attached
+    verdicts = moderated.stdout.splitlines()
+    assert "took down (out_of_policy)" in verdicts[0]  # no warrant attached
+    assert verdicts[1].endswith(": kept")
 
     # The group's transparency report: published by command, served by `group serve`.
     published = _run("group", "transparency", "publish", *host)
     assert published.returncode == 0, published.stderr
-    assert "Elm PD (Elm County): 1 requests received, 0 shown, 1 taken down" in published.stdout
+    assert "Elm PD (Elm County): 2 requests received, 1 shown, 1 taken down" in published.stdout
     bad_period = _run("group", "transparency", "publish", *host, "--period", "2026-13")
     assert bad_period.returncode == 2
     group_serve = subprocess.Popen(
@@ -124,11 +136,13 @@ def test_admit_request_moderate_remove(homeserver: Any, tmp_path: Path) -> None:
         for _ in range(100):  # until the service's sync has seen the take-down
             with urllib.request.urlopen(request_list, timeout=10) as response:
                 listed = json.load(response)["requests"]
-            if listed[0]["taken_down"]:
+            if listed[1]["taken_down"]:
                 break
             time.sleep(0.2)
-        assert [r["case_number"] for r in listed] == ["2026-77"]
-        assert listed[0]["taken_down"]["code"] == "out_of_policy"
+        assert [r["case_number"] for r in listed] == ["2026-78", "2026-77"]
+        assert [r["has_warrant"] for r in listed] == [True, False]
+        assert listed[0]["taken_down"] is None
+        assert listed[1]["taken_down"]["code"] == "out_of_policy"
     finally:
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=30) == 0

@@ -125,7 +125,7 @@ async def test_the_report_counts_what_happened_and_names_no_household(street: St
 
     await until(three_receipts, street.sync_all)
     period = period_of(now_ms)
-    report = group.bot.report(period)
+    report = await group.bot.transparency.report(period)
     assert report.requests_from_non_agencies == 1
     assert not report.complete
     [elm] = report.agencies
@@ -139,7 +139,7 @@ async def test_the_report_counts_what_happened_and_names_no_household(street: St
     assert too_long.request.case_number not in str(report.to_content())
 
     # Published: state on the space (key = the period) and a notice members read.
-    published = await group.bot.publish(period)
+    published = await group.bot.transparency.publish(period)
     state = await group.host.client.room_get_state_event(
         group.host.group().space_id, TRANSPARENCY, period
     )
@@ -152,15 +152,15 @@ async def test_the_report_counts_what_happened_and_names_no_household(street: St
     # At the month's end the bot publishes the finished month once, by itself.
     _, end = period_bounds(period)
     later = RequestModerator(group.host, group.host_audit, clock=lambda: end / 1000 + 60)
-    finished = await later.publish_due()
+    finished = await later.transparency.publish_due()
     assert finished is not None
     assert finished.complete
     assert finished.period == period
-    assert await later.publish_due() is None
+    assert await later.transparency.publish_due() is None
     assert [e.action for e in await group.host_audit.entries()].count("transparency.published") == 2
 
     # Served as JSON and HTML; nothing in any of it names a household.
-    runner = web.AppRunner(create_app(group.bot))
+    runner = web.AppRunner(create_app(group.bot.transparency))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

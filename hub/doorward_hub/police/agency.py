@@ -140,6 +140,7 @@ class AgencyHub:
         self._audit = audit
         self._clock = clock
         self.rejections: list[GroupRejection] = []
+        self._sync_lock = asyncio.Lock()
 
     @classmethod
     async def join(
@@ -190,8 +191,9 @@ class AgencyHub:
     async def sync_once(self, timeout_ms: int = 0) -> None:
         """One sync: the group bot's notices about our requests, answers from member hubs, and
         member hubs' invitations to answer rooms."""
-        await self.membership.sync_once(self._receive, timeout_ms=timeout_ms)
-        await self._accept_answer_rooms()
+        async with self._sync_lock:  # the service's loop and a first send may both sync
+            await self.membership.sync_once(self._receive, timeout_ms=timeout_ms)
+            await self._accept_answer_rooms()
 
     async def send_request(self, draft: RequestDraft, officer: str | None = None) -> SentRequest:
         """Turn the draft into a request, send it encrypted to the group, log it (with the
@@ -229,7 +231,11 @@ class AgencyHub:
         }
         # Kept before sending: an answer may arrive before `room_send` returns.
         self._update_sent(request.request_id, record)
-        event_id = await self.send_content(content)
+        try:
+            event_id = await self.send_content(content)
+        except BaseException:
+            self._forget_sent(request.request_id)  # never sent: not listed, answers refused
+            raise
         self._update_sent(request.request_id, {"event_id": event_id})
         await self._audit.append(
             "request.sent",
@@ -253,6 +259,11 @@ class AgencyHub:
         sent: dict[str, Any] = read_json(self.membership.folder / SENT_FILE) or {}
         summaries = [SentSummary.from_record(key, raw) for key, raw in sent.items()]
         return sorted(summaries, key=lambda s: s.created_ms, reverse=True)
+
+    def _forget_sent(self, request_id: str) -> None:
+        sent: dict[str, Any] = read_json(self.membership.folder / SENT_FILE) or {}
+        sent.pop(request_id, None)
+        write_json_atomically(self.membership.folder / SENT_FILE, sent)
 
     def _update_sent(self, request_id: str, changes: dict[str, Any]) -> None:
         sent: dict[str, Any] = read_json(self.membership.folder / SENT_FILE) or {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -52,10 +53,13 @@ class AgencyService:
     hub: AgencyHub
     port: int
 
-    def __init__(self, data_dir: Path, options: ServiceOptions) -> None:
+    def __init__(
+        self, data_dir: Path, options: ServiceOptions, clock: Callable[[], float] = time.time
+    ) -> None:
         """Serve the agency hub kept in `data_dir` (joined with `agency join`)."""
         self.data_dir = data_dir
         self.options = options
+        self._clock = clock
         self._stack: AsyncExitStack | None = None
         self._tasks = TaskSet()
         self.synced = asyncio.Event()
@@ -64,9 +68,9 @@ class AgencyService:
     async def start(self) -> None:
         """Restore the hub, start the sync and retention, then serve the API."""
         async with AsyncExitStack() as stack:
-            audit = await AuditLog.open(self.data_dir)
-            evidence = EvidenceStore(evidence_folder(self.data_dir), audit)
-            self.hub = AgencyHub.restore(agency_folder(self.data_dir), audit, evidence)
+            audit = await AuditLog.open(self.data_dir, self._clock)
+            evidence = EvidenceStore(evidence_folder(self.data_dir), audit, self._clock)
+            self.hub = AgencyHub.restore(agency_folder(self.data_dir), audit, evidence, self._clock)
             stack.push_async_callback(self.hub.close)
             app = create_root_app()
             app[AGENCY_HUB] = self.hub

@@ -108,6 +108,9 @@ def register(commands: _SubParsers) -> None:
         "--valid-for-hours", type=int, default=7 * 24, help="households may answer this long"
     )
     request.add_argument("--contact", required=True, help="how households reach the officer")
+    request.add_argument(
+        "--warrant", type=Path, help="a warrant document (.pdf, .png, .jpg), sent encrypted"
+    )
     request.set_defaults(func=_run(_request, role="agency"))
 
     serve = actions.add_parser(
@@ -163,11 +166,12 @@ def _run(command: _Command, role: str = "group") -> Callable[[argparse.Namespace
         from ..config import load_config  # noqa: PLC0415 - Matrix loads only when needed
         from ..neighborhood.account import MatrixError  # noqa: PLC0415
         from .area import InvalidArea  # noqa: PLC0415
+        from .warrants import InvalidWarrant  # noqa: PLC0415
 
         config = load_config(args.config, {"data_dir": args.data_dir})
         try:
             return asyncio.run(command(args, Path(config.data_dir)))
-        except (MatrixError, InvalidArea) as err:
+        except (MatrixError, InvalidArea, InvalidWarrant, OSError) as err:
             print(f"doorward-hub {role}: {err}", file=sys.stderr)
             return 1
 
@@ -265,7 +269,7 @@ async def _group_serve(args: argparse.Namespace, data_dir: Path) -> int:
     runner: web.AppRunner | None = None
     try:
         bot = RequestModerator(host, await AuditLog.open(data_dir))
-        runner = web.AppRunner(create_app(bot), handle_signals=False)
+        runner = web.AppRunner(create_app(bot.transparency), handle_signals=False)
         await runner.setup()
         try:
             await web.TCPSite(runner, args.host, args.port).start()
@@ -307,7 +311,7 @@ async def _publish(args: argparse.Namespace, data_dir: Path) -> int:
     try:
         bot = RequestModerator(host, await AuditLog.open(data_dir))
         await bot.sync_once()  # count what arrived since the bot last ran
-        report = await bot.publish(period)
+        report = await bot.transparency.publish(period)
     finally:
         await host.close()
     print(report.summary())
@@ -347,12 +351,18 @@ async def _request(args: argparse.Namespace, data_dir: Path) -> int:
     from .agency import AgencyHub, RequestDraft  # noqa: PLC0415
     from .evidence import EvidenceStore  # noqa: PLC0415
     from .layout import agency_folder, evidence_folder  # noqa: PLC0415
+    from .warrants import mimetype_of, upload_warrant  # noqa: PLC0415
 
     audit = await AuditLog.open(data_dir)
     hub = AgencyHub.restore(
         agency_folder(data_dir), audit, EvidenceStore(evidence_folder(data_dir), audit)
     )
     try:
+        warrant = None
+        if args.warrant is not None:
+            data = await asyncio.to_thread(args.warrant.read_bytes)
+            name = args.warrant.name
+            warrant = await upload_warrant(hub.membership.client, name, mimetype_of(name), data)
         sent = await hub.send_request(
             RequestDraft(
                 case_number=args.case_number,
@@ -364,6 +374,7 @@ async def _request(args: argparse.Namespace, data_dir: Path) -> int:
                 window_end_ms=args.window_end,
                 valid_for_s=args.valid_for_hours * 3600,
                 contact=args.contact,
+                warrant=warrant,
             )
         )
     finally:

@@ -27,7 +27,7 @@ from ..exports.clip import ExportClip
 from ..exports.exporter import Exporter, Grant
 from ..exports.identity_key import IdentityKey
 from ..exports.redaction_hook import Redactor
-from ..neighborhood.account import checked
+from ..neighborhood.account import MatrixError, checked
 from ..neighborhood.membership import GroupEvent, Membership
 from .answers import _MINT, AnswerDelivery, AnswerGrant, AnswerPart, send_share_receipt
 from .area import contains_home
@@ -36,6 +36,7 @@ from .event_types import REQUEST, InvalidContent, PoliceRequest, ShareReceipt
 from .group_state import GroupRules, read_group_rules, sent_by_own_device
 from .moderation import content_digest
 from .policy import Refusal, request_refusal
+from .warrants import WarrantFile, download_warrant
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -376,6 +377,25 @@ class HouseholdRequests:
             await self._audit.append(
                 "request.declined", actor, f"request:{request_id}", {"event_id": pending.event_id}
             )
+
+    async def warrant(self, request_id: str, actor: str) -> WarrantFile:
+        """The request's warrant document, decrypted for the person answering (logged as
+        `warrant.viewed`); `AnswerError` `not_found`, `no_warrant` or `warrant_unavailable`."""
+        shown = [r for r in self.requests() if r.request.request_id == request_id]
+        if not shown:
+            raise AnswerError("not_found", f"no request {request_id!r} was shown to this hub")
+        document = shown[0].request.warrant
+        if document is None:
+            raise AnswerError("no_warrant", "the request carries no warrant document")
+        try:
+            found = await download_warrant(self._membership.client, document)
+        except MatrixError as err:
+            raise AnswerError("warrant_unavailable", str(err)) from err
+        await self._audit.append(
+            "warrant.viewed", actor, f"request:{request_id}",
+            {"filename": found.filename, "mimetype": found.mimetype, "size": len(found.data)},
+        )  # fmt: skip
+        return found
 
     def _pending(self, request_id: str) -> PendingRequest:
         matches = [r for r in self.requests() if r.request.request_id == request_id]

@@ -6,6 +6,9 @@ active agency's own device, or outside the group's policy, and tells the room wh
 the agency sees. Accepted and refused requests go to the group host's audit log and its request
 ledger (the transparency report counts from there). Households check the same rules themselves:
 the bot's take-down is for the people reading the room, not the only line of defence.
+
+The same bot counts share receipts (`receipts.py`) and publishes the transparency report after
+each month (`transparency_publisher.py`); `run` is the `group moderate`/`group serve` loop.
 """
 
 from __future__ import annotations
@@ -19,41 +22,23 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from canonicaljson import encode_canonical_json
-from nio.responses import RoomGetStateResponse
 
 from ..audit.log import AuditLog
 from ..core.backoff import Backoff
 from ..core.files import read_json, write_json_atomically
 from ..neighborhood.account import MatrixError, checked
-from ..neighborhood.event_types import TRANSPARENCY
 from ..neighborhood.group_host import GroupHost
 from ..neighborhood.membership import GroupEvent, JoinedGroup, Membership
-from .event_types import (
-    REJECTION,
-    REQUEST,
-    SHARE_RECEIPT,
-    AgencyRecord,
-    InvalidContent,
-    PoliceRequest,
-    ShareReceipt,
-)
+from .event_types import REJECTION, REQUEST, InvalidContent, PoliceRequest
 from .group_state import GroupRules, read_group_rules, sent_by_own_device
 from .policy import Refusal, request_refusal
-from .transparency import (
-    TransparencyReport,
-    build_report,
-    period_bounds,
-    period_of,
-    previous_period,
-)
+from .receipts import ReceiptCounter
+from .transparency_publisher import TransparencyPublisher
 
 _LOGGER = logging.getLogger(__name__)
 
 LEDGER_FILE: Final = "requests.json"
 """In the host's folder: every request the bot decided on (transparency counts from it)."""
-RECEIPT_ROOMS_FILE: Final = "receipt_rooms.json"
-"""In the host's folder: the direct rooms in which member hubs send share receipts."""
-RECEIPT_ROOM_PREFIX: Final = "receipts:"
 RETRY_START_S: Final = 1.0
 RETRY_MAX_S: Final = 60.0
 SYNC_TIMEOUT_MS: Final = 30_000
@@ -87,8 +72,12 @@ class RequestModerator:
         self._clock = clock
         self._requests_room = group.rooms["requests"]
         watched = {"requests": group.rooms["requests"], "admins": group.rooms["admins"]}
-        receipt_rooms: list[str] = read_json(host.folder / RECEIPT_ROOMS_FILE) or []
-        watched |= {RECEIPT_ROOM_PREFIX + room_id: room_id for room_id in receipt_rooms}
+        ledger = host.folder / LEDGER_FILE
+        self.receipts = ReceiptCounter(host, audit, ledger)
+        """Share receipts from member hubs (their rooms are watched too)."""
+        self.transparency = TransparencyPublisher(host, audit, ledger, clock)
+        """The transparency report, published after each month."""
+        watched |= self.receipts.rooms()
         self._membership = Membership(
             host.folder,
             host.client,
@@ -96,14 +85,12 @@ class RequestModerator:
         )
         self.decisions: list[Decision] = []
         """This run's decisions, oldest first (the ledger keeps all of them)."""
-        self._agencies: dict[str, AgencyRecord] = {}
-        """The agencies as last read from the space (names in the report)."""
 
     async def sync_once(self, timeout_ms: int = 0) -> list[Decision]:
         """One sync; the decisions it led to."""
         before = len(self.decisions)
         await self._membership.sync_once(self._decide_all, timeout_ms=timeout_ms)
-        await self._accept_receipt_rooms()
+        await self.receipts.accept_rooms(self._membership)
         return self.decisions[before:]
 
     async def run(
@@ -127,158 +114,14 @@ class RequestModerator:
                 continue
             backoff.reset()
             try:
-                await self.publish_due()
+                await self.transparency.publish_due()
             except (MatrixError, OSError, TimeoutError) as err:
                 _LOGGER.warning("publishing the transparency report failed (%r)", err)
             synced()
 
-    def report(self, period: str, rules: GroupRules | None = None) -> TransparencyReport:
-        """The transparency report of `period` (`YYYY-MM`) from the ledger, as of now."""
-        ledger: dict[str, Any] = read_json(self._host.folder / LEDGER_FILE) or {}
-        agencies = rules.agencies if rules else self._agencies
-        return build_report(
-            self._host.group().name, period, ledger, agencies, int(self._clock() * 1000)
-        )
-
-    async def public_report(self, period: str) -> TransparencyReport:
-        """The report with the agencies' names as the space says now (as last read while the
-        homeserver cannot be reached)."""
-        try:
-            self._agencies = (
-                await read_group_rules(self._host.client, self._host.group().space_id)
-            ).agencies
-        except (MatrixError, OSError, TimeoutError) as err:
-            _LOGGER.warning("reading the group's agencies failed (%r); using the last read", err)
-        return self.report(period)
-
-    def periods(self) -> list[str]:
-        """Every month the ledger has entries in, newest first (the current one always)."""
-        ledger: dict[str, Any] = read_json(self._host.folder / LEDGER_FILE) or {}
-        times = [int(e.get("time_ms", 0)) for e in ledger.get("events", {}).values()]
-        times += [int(r.get("time_ms", 0)) for r in ledger.get("receipts", {}).values()]
-        now = int(self._clock() * 1000)
-        return sorted({period_of(t) for t in [*times, now]}, reverse=True)
-
-    async def publish(self, period: str) -> TransparencyReport:
-        """Publish the report of `period`: `org.doorward.transparency` on the space (state key
-        = the period) and a readable notice in `requests`."""
-        client = self._host.client
-        group = self._host.group()
-        rules = await read_group_rules(client, group.space_id)
-        self._agencies = rules.agencies
-        report = self.report(period, rules)
-        checked(
-            await client.room_put_state(
-                group.space_id, TRANSPARENCY, report.to_content(), state_key=period
-            ),
-            "publishing the transparency report",
-        )
-        checked(
-            await client.room_send(
-                self._requests_room,
-                "m.room.message",
-                {"msgtype": "m.notice", "body": report.summary()},
-                ignore_unverified_devices=True,
-            ),
-            "posting the transparency report",
-        )
-        ledger: dict[str, Any] = read_json(self._host.folder / LEDGER_FILE) or {}
-        ledger.setdefault("published", {})[period] = report.generated_ms
-        write_json_atomically(self._host.folder / LEDGER_FILE, ledger)
-        await self._audit.append(
-            "transparency.published", str(client.user_id), f"period:{period}",
-            {"complete": report.complete},
-        )  # fmt: skip
-        return report
-
-    async def publish_due(self) -> TransparencyReport | None:
-        """Publish last month's report once the month has ended, if it has not been published
-        complete and the ledger has anything up to then."""
-        last = previous_period(period_of(int(self._clock() * 1000)))
-        ledger: dict[str, Any] = read_json(self._host.folder / LEDGER_FILE) or {}
-        published = ledger.get("published", {}).get(last)
-        if published is not None and published >= period_bounds(last)[1]:
-            return None
-        if not any(p <= last for p in self.periods()):
-            return None
-        return await self.publish(last)
-
-    async def _accept_receipt_rooms(self) -> None:
-        """Join the direct rooms member hubs open for share receipts; refuse other invites."""
-        client = self._host.client
-        watched = self._membership.group.rooms
-        pending = [r for r in client.invited_rooms if r not in watched.values()]
-        if not pending:
-            return
-        members = await self._space_members()
-        for room_id in pending:
-            inviter = client.invited_rooms[room_id].inviter
-            if inviter is None or inviter not in members or inviter in self._agencies:
-                await client.room_leave(room_id)  # receipts come from member hubs only
-                continue
-            checked(await client.join(room_id), "joining a member hub's receipt room")
-            group = self._membership.group
-            rooms = group.rooms | {RECEIPT_ROOM_PREFIX + room_id: room_id}
-            self._membership.group = JoinedGroup(
-                group.name, group.space_id, rooms, group.user_id, group.removed
-            )
-            kept = [v for k, v in rooms.items() if k.startswith(RECEIPT_ROOM_PREFIX)]
-            write_json_atomically(self._host.folder / RECEIPT_ROOMS_FILE, kept)
-
-    async def _space_members(self) -> set[str]:
-        state = checked(
-            await self._host.client.room_get_state(self._host.group().space_id),
-            "reading the group's members",
-        )
-        assert isinstance(state, RoomGetStateResponse)
-        return {
-            str(e.get("state_key"))
-            for e in state.events
-            if e.get("type") == "m.room.member" and e.get("content", {}).get("membership") == "join"
-        }
-
-    async def _count_receipts(self, events: list[GroupEvent]) -> None:
-        """Count share receipts: the request and the clip count, never who sent one."""
-        receipts = [
-            e
-            for e in events
-            if e.room.startswith(RECEIPT_ROOM_PREFIX)
-            and e.type == SHARE_RECEIPT
-            and e.was_encrypted
-        ]
-        if not receipts:
-            return
-        ledger: dict[str, Any] = read_json(self._host.folder / LEDGER_FILE) or {}
-        shown = {
-            str(entry["request_id"])
-            for entry in ledger.get("events", {}).values()
-            if entry.get("accepted") and entry.get("request_id")
-        }
-        counted = ledger.setdefault("receipts", {})
-        for event in receipts:
-            key = hashlib.sha256(event.event_id.encode()).hexdigest()
-            if key in counted:
-                continue  # the sync replayed it
-            try:
-                receipt = ShareReceipt.from_content(event.content)
-            except InvalidContent:
-                continue
-            if receipt.request_id not in shown:
-                continue  # a receipt for a request the group never showed counts nothing
-            counted[key] = {
-                "request_id": receipt.request_id,
-                "clip_count": receipt.clip_count,
-                "time_ms": event.timestamp_ms,
-            }
-            await self._audit.append(
-                "receipt.counted", "a member hub", f"request:{receipt.request_id}",
-                {"clip_count": receipt.clip_count},
-            )  # fmt: skip
-        write_json_atomically(self._host.folder / LEDGER_FILE, ledger)
-
     async def _decide_all(self, events: list[GroupEvent]) -> None:
         await self._decide_requests(events)
-        await self._count_receipts(events)
+        await self.receipts.count(events)
 
     async def _decide_requests(self, events: list[GroupEvent]) -> None:
         requests = [
@@ -292,7 +135,6 @@ class RequestModerator:
         if not requests:
             return
         rules = await read_group_rules(self._host.client, self._host.group().space_id)
-        self._agencies = rules.agencies
         ledger: dict[str, Any] = read_json(self._host.folder / LEDGER_FILE) or {}
         for event in requests:
             if event.event_id in ledger.get("events", {}):

@@ -10,14 +10,14 @@ from typing import Any
 
 import probatio as vol
 
-from doorward_hub.wire.bodies import number, text
+from doorward_hub.wire.bodies import number, text, whole
 from doorward_hub.wire.objects import WireObject
 
 LEGAL_BASES = ("consent", "warrant", "exigent")
 MAX_VALID_FOR_HOURS = 90 * 24
 MAX_CORNERS = 200
-MAX_WARRANT_BYTES = 4 * 1024 * 1024
-"""A warrant document (PDF, image) travels in the request's JSON body, base64-encoded."""
+WARRANT_TYPES = ("application/pdf", "image/png", "image/jpeg")
+"""A warrant document travels in the request's JSON body, base64-encoded (at most 4 MiB)."""
 
 
 def _about(description: str) -> dict[str, str]:
@@ -88,8 +88,18 @@ AGENCY_REQUEST = vol.Schema(
         },
         vol.Optional(
             "valid_for_hours", default=7 * 24, description="how long households may answer"
-        ): vol.All(int, vol.Range(min=1, max=MAX_VALID_FOR_HOURS)),
+        ): vol.All(whole, vol.Range(min=1, max=MAX_VALID_FOR_HOURS)),
         vol.Required("contact", description="how households reach the officer"): _short(200),
+        vol.Optional(
+            "warrant",
+            description="a warrant document, encrypted before it leaves the agency's hub",
+        ): {
+            vol.Required("filename", description="e.g. `warrant-2026-77.pdf`"): _short(200),
+            vol.Required(
+                "mimetype", description="`application/pdf`, `image/png` or `image/jpeg`"
+            ): (vol.In(WARRANT_TYPES)),
+            vol.Required("content_base64", description="the document, base64-encoded"): text,
+        },
     }
 )
 """`POST /requests`: one footage request to the group."""

@@ -22,6 +22,15 @@ def number(value: Any) -> float:
     return float(value)
 
 
+def whole(value: Any) -> int:
+    """A JSON integer, as int: `53` and `53.0` alike (JSON Schema's `integer`), not a boolean."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise vol.Invalid("expected an integer")
+    if isinstance(value, float) and not value.is_integer():
+        raise vol.Invalid("expected an integer")
+    return int(value)
+
+
 def text(value: Any) -> str:
     """A JSON string that is valid Unicode text (a lone surrogate cannot be stored or logged)."""
     if not isinstance(value, str):
@@ -39,6 +48,8 @@ def openapi_of_validators(node: Any) -> Any:
         return {"type": "number"}
     if node is text:
         return {"type": "string"}
+    if node is whole:
+        return {"type": "integer"}
     declared = getattr(node, "openapi_schema", None)  # a validator that documents itself
     if isinstance(declared, dict):
         return declared
@@ -139,7 +150,7 @@ POLICE_ANSWER = vol.Schema(
             "retention_days",
             default=None,
             description="how long the agency may keep the footage (capped by the group's policy)",
-        ): vol.Any(None, vol.All(int, vol.Range(min=1, max=3650))),
+        ): vol.Any(None, vol.All(whole, vol.Range(min=1, max=3650))),
         vol.Optional("message", default="", description="what the agency reads"): vol.All(
             text, vol.Length(max=500)
         ),
@@ -166,11 +177,11 @@ DECLINE_RULES = vol.Schema(
         ),
         vol.Required(
             "max_area_m2", description="decline requests over a larger area (m²); null: no limit"
-        ): vol.Any(None, vol.All(int, vol.Range(min=1, max=10**12))),
+        ): vol.Any(None, vol.All(whole, vol.Range(min=1, max=10**12))),
         vol.Required(
             "max_window_minutes",
             description="decline requests for a longer time window; null: no limit",
-        ): vol.Any(None, vol.All(int, vol.Range(min=1, max=525_600))),
+        ): vol.Any(None, vol.All(whole, vol.Range(min=1, max=525_600))),
     }
 )
 """`PUT /police/decline-rules`: the household's rules, replaced as a whole."""

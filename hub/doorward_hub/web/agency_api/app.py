@@ -15,6 +15,8 @@ from doorward_hub.web.errors import Handler, error_middleware, fail
 from doorward_hub.web.openapi import openapi_document
 from doorward_hub.web.operations import Reply, Routes, operation_of
 
+MAX_BODY = 6 * 1024 * 1024
+"""A request with a 4 MiB warrant document, base64-encoded."""
 AGENCY_OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("agency_openapi", dict)
 
 document = Routes(AGENCY_PREFIX)
@@ -52,7 +54,7 @@ def create_root_app() -> web.Application:
     """The agency service's whole web server: JSON errors, the agency API under its prefix.
 
     The caller sets `AGENCY_HUB` and `STAFF` before the server starts."""
-    root = web.Application(middlewares=[error_middleware])
+    root = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
     root[AGENCY_OPENAPI] = openapi_document(__version__, [op for routes in ROUTES for op in routes])
     api = web.Application(middlewares=[staff_middleware])
     for routes in ROUTES:

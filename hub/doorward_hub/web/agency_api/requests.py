@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
 from collections import defaultdict
+from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from doorward_hub.neighborhood.account import MatrixError
-from doorward_hub.police.agency import RequestDraft
+from doorward_hub.police.agency import AgencyHub, RequestDraft
 from doorward_hub.police.area import InvalidArea
-from doorward_hub.police.event_types import InvalidContent
+from doorward_hub.police.event_types import InvalidContent, WarrantDocument
+from doorward_hub.police.warrants import InvalidWarrant, upload_warrant
 from doorward_hub.web.agency_api.keys import AGENCY_HUB, AGENCY_PREFIX, OFFICER
 from doorward_hub.web.errors import ApiError
 from doorward_hub.web.operations import Body, Reply, Routes
@@ -25,6 +31,9 @@ from doorward_hub.wire.objects import utc
 
 routes = Routes(AGENCY_PREFIX)
 
+HOMESERVER_FAILURES = (MatrixError, aiohttp.ClientError, OSError, TimeoutError)
+"""What nio raises or returns when the homeserver refuses or cannot be reached."""
+
 
 @routes.post(
     "/requests",
@@ -33,6 +42,7 @@ routes = Routes(AGENCY_PREFIX)
     replies=(
         Reply(201, "sent to the group (its bot may still take it down)", RequestSent),
         Reply(400, "a field is missing or invalid (the message names it)"),
+        Reply(413, "the body is larger than 6 MiB (a warrant document is at most 4 MiB)"),
         Reply(502, "the homeserver cannot be reached or refused (`homeserver_error`)"),
     ),
 )
@@ -54,14 +64,16 @@ async def send_request(request: web.Request) -> web.Response:
         contact=body["contact"],
     )
     hub = request.config_dict[AGENCY_HUB]
+    if "warrant" in body:
+        draft = dataclasses.replace(draft, warrant=await _upload_warrant(hub, body["warrant"]))
     try:
         sent = await hub.send_request(draft, officer=request[OFFICER].actor)
     except InvalidArea as err:
         raise ApiError(400, "invalid_request", f"polygon: {err}") from None
     except InvalidContent as err:
         raise ApiError(400, "invalid_request", str(err)) from None
-    except MatrixError as err:
-        raise ApiError(502, "homeserver_error", str(err)) from None
+    except HOMESERVER_FAILURES as err:
+        raise ApiError(502, "homeserver_error", f"the homeserver failed: {err}") from None
     made = sent.request
     result = RequestSent(
         request_id=made.request_id,
@@ -72,6 +84,21 @@ async def send_request(request: web.Request) -> web.Response:
         expires=utc(made.expires_ms / 1000),
     )
     return web.json_response(result.to_dict(), status=201)
+
+
+async def _upload_warrant(hub: AgencyHub, document: dict[str, Any]) -> WarrantDocument:
+    try:
+        data = base64.b64decode(document["content_base64"], validate=True)
+    except binascii.Error:
+        raise ApiError(400, "invalid_request", "warrant.content_base64: not base64") from None
+    try:
+        return await upload_warrant(
+            hub.membership.client, document["filename"], document["mimetype"], data
+        )
+    except InvalidWarrant as err:
+        raise ApiError(400, "invalid_request", f"warrant: {err}") from None
+    except HOMESERVER_FAILURES as err:
+        raise ApiError(502, "homeserver_error", f"the homeserver failed: {err}") from None
 
 
 @routes.get(

@@ -13,6 +13,7 @@ from doorward_hub.web.api_v1 import (
     events,
     neighborhood,
     police,
+    police_warrant,
     websocket,
 )
 from doorward_hub.web.api_v1.auth import auth_middleware
@@ -28,6 +29,7 @@ ROUTES: tuple[Routes, ...] = tuple(
         clips,
         neighborhood,
         police,
+        police_warrant,
         audit,
         websocket,
     )

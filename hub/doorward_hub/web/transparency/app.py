@@ -10,12 +10,12 @@ from typing import Final
 
 from aiohttp import web
 
-from doorward_hub.police.moderation import RequestModerator
 from doorward_hub.police.transparency import InvalidPeriod, period_bounds, report_html
+from doorward_hub.police.transparency_publisher import TransparencyPublisher
 from doorward_hub.web.errors import ApiError, error_middleware
 
 TRANSPARENCY_PREFIX: Final = "/transparency"
-BOT: web.AppKey[RequestModerator] = web.AppKey("bot", RequestModerator)
+REPORTS: web.AppKey[TransparencyPublisher] = web.AppKey("reports", TransparencyPublisher)
 
 
 def _period(request: web.Request) -> str:
@@ -29,29 +29,28 @@ def _period(request: web.Request) -> str:
 
 async def latest(request: web.Request) -> web.StreamResponse:
     """The current month's page."""
-    bot = request.app[BOT]
-    raise web.HTTPFound(f"{TRANSPARENCY_PREFIX}/{bot.periods()[0]}")
+    raise web.HTTPFound(f"{TRANSPARENCY_PREFIX}/{request.app[REPORTS].periods()[0]}")
 
 
 async def page(request: web.Request) -> web.Response:
     """One month as HTML."""
-    bot = request.app[BOT]
-    report = await bot.public_report(_period(request))
+    reports = request.app[REPORTS]
+    report = await reports.report(_period(request))
     return web.Response(
-        text=report_html(report, bot.periods()), content_type="text/html", charset="utf-8"
+        text=report_html(report, reports.periods()), content_type="text/html", charset="utf-8"
     )
 
 
 async def document(request: web.Request) -> web.Response:
     """One month as JSON (the `org.doorward.transparency` content)."""
-    report = await request.app[BOT].public_report(_period(request))
+    report = await request.app[REPORTS].report(_period(request))
     return web.json_response(report.to_content())
 
 
-def create_app(bot: RequestModerator) -> web.Application:
-    """The public pages of the group the bot moderates."""
+def create_app(reports: TransparencyPublisher) -> web.Application:
+    """The public pages of the group's reports."""
     app = web.Application(middlewares=[error_middleware])
-    app[BOT] = bot
+    app[REPORTS] = reports
     app.router.add_get(TRANSPARENCY_PREFIX, latest)
     app.router.add_get(TRANSPARENCY_PREFIX + "/{period:[0-9]{4}-[0-9]{2}}.json", document)
     app.router.add_get(TRANSPARENCY_PREFIX + "/{period:[0-9]{4}-[0-9]{2}}", page)
