@@ -248,7 +248,6 @@ class DoorwardData:
     async def _async_run(self) -> None:
         """Keep the push connection open until the entry unloads or the token is refused."""
         while True:
-            self.connected = False
             try:
                 await self._async_listen()
             except DoorwardAuthenticationError as err:
@@ -268,6 +267,7 @@ class DoorwardData:
                 reason = repr(err)
             if self.connected:
                 self.backoff.reset()
+                self.connected = False
             self._async_set_unavailable(reason)
             delay = self.backoff.next_delay()
             LOGGER.debug("Reconnecting to %s in %.1f s", self.client.base_url, delay)

@@ -81,10 +81,13 @@ async def test_a_hub_that_cannot_list_requests_keeps_the_doorbells(
     assert list(data.police.requests) == ["req-0001abcd"]
     del data.client.police_requests
     await hub.stop()
+    await wait_for(lambda: not data.connected)
     await data.police.async_refresh(data.client)  # cannot connect
     assert list(data.police.requests) == ["req-0001abcd"]
     await hub.start()
+    await wait_for(lambda: data.connected)  # the sensor is unavailable until then
     await data.police.async_refresh(data.client)  # 409 not_joined: this hub shows none
+    await hass.async_block_till_done()
     assert data.police.requests == {}
     assert _issue(hass, config_entry, "req-0001abcd") is None
     assert hass.states.get(PENDING).state == "0"
