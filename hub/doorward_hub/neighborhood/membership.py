@@ -111,6 +111,9 @@ class Membership:
         self.member_count: int | None = None
         """How many accounts (hubs and people, admins too) are joined to the group's space;
         None until the first sync after start asked the homeserver."""
+        self._state_loaded = False
+        """Whether a sync since start carried every joined room's full state: nio keeps no
+        rooms across restarts, and it cannot send to a room it does not hold."""
 
     @classmethod
     async def join(
@@ -175,10 +178,14 @@ class Membership:
         """One sync: hand the new events to `sink`, then write down the position."""
         since = self._sync_token()
         # nio skips (and so does not decrypt) a response whose position it saw last; after a
-        # crash before the position was written, that is exactly the batch to replay.
-        self.client.next_batch = since or ""
+        # crash before the position was written, that is exactly the batch to replay. The first
+        # sync since start (full state) must be read even when nothing new came.
+        self.client.next_batch = (since or "") if self._state_loaded else ""
         response = await self.client.sync(
-            timeout=timeout_ms, sync_filter=SYNC_FILTER, since=since, full_state=since is None
+            timeout=timeout_ms,
+            sync_filter=SYNC_FILTER,
+            since=since,
+            full_state=since is None or not self._state_loaded,
         )
         if isinstance(response, ErrorResponse):
             raise MatrixError(f"sync: {response.message}", str(response.status_code or ""))
@@ -200,6 +207,7 @@ class Membership:
         if events:
             await sink(events)
         self._save_sync_token(response.next_batch)
+        self._state_loaded = True
         await self._maintain_keys()
 
     async def run(self, sink: EventSink, synced: Callable[[], None] = lambda: None) -> Removal:

@@ -276,6 +276,8 @@ class AgencyHub:
         room = self.membership.group.rooms["requests"]
         if room not in client.rooms:
             await self.sync_once()
+        if room not in client.rooms:
+            raise MatrixError("the homeserver does not list this agency in the requests room")
         if client.should_query_keys:
             checked(await client.keys_query(), "fetching the group's device keys")
         sent = checked(
