@@ -220,6 +220,7 @@ class AgencyDemo:
             f"police agency:   {AGENCY_NAME} ({self.agency_id}), admitted by the group; its "
             f"request {self.case_number} waits in Home Assistant: Settings > Repairs",
             f"  agency API:    {self.agency_url}/evidence  (officer's token: {token})",
+            f"  its audit log: {self.agency_url}/audit  (the same token)",
             f"  transparency:  {self.transparency_url}",
         ]
 

@@ -359,8 +359,16 @@ def test_police_request_answered_with_one_tap(
         time.sleep(1)
     assert kept, "the agency received nothing"
     assert all(item["verified"] for item in kept), kept
+    # The agency's audit trail: the request it sent, the evidence it received verified.
+    trail = demo.agency("/audit?limit=1000")["entries"]
+    of_case = [e for e in trail if e["details"].get("case_number") == case]
+    assert "request.sent" in [e["action"] for e in of_case], of_case
+    received = [e for e in of_case if e["action"] == "evidence.received"]
+    assert len(received) == len(kept), of_case
+    assert all(e["details"]["verified"] for e in received), received
     # The request is answered: it no longer waits in Repairs.
     page.goto(f"{demo.url}/config/repairs")
+    expect(page.locator("#ha-launch-screen")).to_have_count(0)  # the page has loaded
     expect(visible(page.get_by_text(f"Police request {case}"))).to_have_count(0)
     shot(page, screenshots, "20-police-request-answered")
 

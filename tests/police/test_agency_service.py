@@ -166,6 +166,7 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
         "/agency/evidence",
         "/agency/evidence/{evidence_id}/clip",
         "/agency/evidence/{evidence_id}",
+        "/agency/audit",
     }
 
     # Bad input: 400 naming the field.
@@ -301,6 +302,11 @@ async def test_officers_send_requests_and_handle_evidence_over_the_api(
 
     audit = await AuditLog.open(setup.service.data_dir)
     entries = [(e.action, e.actor, e.details) for e in await audit.entries()]
+    # Officers read the same log through the API, newest first.
+    page = await setup.get(f"/audit?limit={len(entries)}")
+    assert [(e["action"], e["actor"], e["details"]) for e in page["entries"]] == entries[::-1]
+    async with http.get(f"{base}/audit") as response:
+        assert response.status == 401
     actor = f"staff:{setup.officer_id}"
     sent = [d for action, _, d in entries if action == "request.sent"]
     assert [d["officer"] for d in sent] == [actor, actor]

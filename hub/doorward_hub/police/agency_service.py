@@ -25,6 +25,7 @@ from ..core.backoff import Backoff
 from ..core.tasks import TaskSet
 from ..web.agency_api.app import create_root_app
 from ..web.agency_api.keys import AGENCY_HUB, STAFF
+from ..web.keys import AUDIT
 from .agency import AgencyHub
 from .evidence import EvidenceStore
 from .layout import agency_folder, evidence_folder
@@ -75,6 +76,7 @@ class AgencyService:
             app = create_root_app()
             app[AGENCY_HUB] = self.hub
             app[STAFF] = StaffTokens(agency_folder(self.data_dir))
+            app[AUDIT] = audit
             runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from doorward_hub import __version__
-from doorward_hub.web.agency_api import evidence, requests
+from doorward_hub.web.agency_api import audit, evidence, requests
 from doorward_hub.web.agency_api.keys import AGENCY_PREFIX, OFFICER, STAFF
 from doorward_hub.web.api_v1.auth import bearer_token
 from doorward_hub.web.errors import Handler, error_middleware, fail
@@ -33,7 +33,7 @@ async def get_agency_openapi(request: web.Request) -> web.Response:
     return web.json_response(request.config_dict[AGENCY_OPENAPI])
 
 
-ROUTES: tuple[Routes, ...] = (document, requests.routes, evidence.routes)
+ROUTES: tuple[Routes, ...] = (document, requests.routes, evidence.routes, audit.routes)
 
 
 @web.middleware
@@ -53,7 +53,7 @@ async def staff_middleware(request: web.Request, handler: Handler) -> web.Stream
 def create_root_app() -> web.Application:
     """The agency service's whole web server: JSON errors, the agency API under its prefix.
 
-    The caller sets `AGENCY_HUB` and `STAFF` before the server starts."""
+    The caller sets `AGENCY_HUB`, `STAFF` and `AUDIT` before the server starts."""
     root = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
     root[AGENCY_OPENAPI] = openapi_document(__version__, [op for routes in ROUTES for op in routes])
     api = web.Application(middlewares=[staff_middleware])

@@ -1,24 +1,12 @@
-"""The household's audit log through the API: requests seen, answers, shares, group changes.
-
-The log holds no secrets (no tokens, keys or passwords are ever written to it), so a client
-with a token may read it whole; its chain is checked on every read.
-"""
+"""The household's audit log through the API: requests seen, answers, shares, group changes."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from doorward_hub.audit.log import AuditLogBroken
 from doorward_hub.protocol import API_PREFIX
-from doorward_hub.web.errors import ApiError
-from doorward_hub.web.keys import AUDIT
-from doorward_hub.web.operations import Reply, Routes, integer
-from doorward_hub.wire.objects import AuditEntry, AuditPage, utc
-
-MAX_AUDIT_PAGE = 1000
-DEFAULT_AUDIT_PAGE = 100
-
-LIMIT = integer("limit", "query", 1, MAX_AUDIT_PAGE, f"how many (default {DEFAULT_AUDIT_PAGE})")
+from doorward_hub.web.audit_page import LIMIT, REPLIES, audit_page
+from doorward_hub.web.operations import Routes
 
 routes = Routes(API_PREFIX)
 
@@ -27,30 +15,8 @@ routes = Routes(API_PREFIX)
     "/audit",
     summary="The newest entries of the hub's audit log, newest first",
     params=(LIMIT,),
-    replies=(
-        Reply(200, "the entries", AuditPage),
-        Reply(500, "the log's hash chain does not hold (`audit_log_broken`)"),
-    ),
+    replies=REPLIES,
 )
 async def audit_entries(request: web.Request) -> web.Response:
     """The newest `limit` entries, newest first, after checking the whole chain."""
-    limit = LIMIT.value(request, DEFAULT_AUDIT_PAGE)
-    try:
-        entries = await request.config_dict[AUDIT].entries()
-    except AuditLogBroken as err:
-        raise ApiError(500, "audit_log_broken", str(err)) from err
-    page = AuditPage(
-        [
-            AuditEntry(
-                seq=entry.seq,
-                time=utc(entry.time_ms / 1000),
-                action=entry.action,
-                actor=entry.actor,
-                subject=entry.subject,
-                details=entry.details,
-                hash=entry.hash,
-            )
-            for entry in reversed(entries[-limit:])
-        ]
-    )
-    return web.json_response(page.to_dict())
+    return await audit_page(request)
