@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -16,9 +19,10 @@ from doorward_hub.neighborhood.event_types import GroupPolicy
 from doorward_hub.neighborhood.feed import Comment, NeighborPost
 from doorward_hub.neighborhood.group_host import GroupHost
 from doorward_hub.neighborhood.invite import Invite
+from doorward_hub.neighborhood.layout import membership_folder
 from doorward_hub.neighborhood.service import NeighborhoodError, NeighborhoodService
 
-from ..support import free_port, wait_for
+from ..support import LOOPBACK, free_port, wait_for
 from .conftest import Connections, synapse
 from .media import make_clip
 
@@ -176,6 +180,49 @@ async def test_removed_hub_is_told_why_after_a_restart(host: GroupHost, tmp_path
         assert refused.value.code == "removed"
     finally:
         await again.stop()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+async def test_a_hub_started_while_the_homeserver_is_down_syncs_when_it_is_back(
+    host: GroupHost, homeserver: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The homeserver cannot be reached when the hub starts: the sync keeps trying (its first
+    attempt too), and once the homeserver answers, the hub is back in its group."""
+    service = await _service(tmp_path / "g", "Hub G", {})
+    await service.join((await host.invite()).encode(), "gina")
+    await service.stop()
+    # From now on the hub reaches the homeserver through a port that is closed at first.
+    door = free_port()
+    kept = membership_folder(tmp_path / "g") / "account.json"
+    kept.write_text(
+        json.dumps(json.loads(kept.read_text()) | {"homeserver": f"http://{LOOPBACK}:{door}"})
+    )
+    upstream = urlsplit(homeserver.url)
+
+    async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(upstream.hostname, upstream.port)
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+    again = await _service(tmp_path / "g", "Hub G", {})
+    opened: asyncio.Server | None = None
+    try:
+        await wait_for(lambda: "group sync failed" in caplog.text, timeout=30)
+        assert again.status().member_count is None
+        opened = await asyncio.start_server(forward, LOOPBACK, door)
+        await wait_for(lambda: again.status().member_count is not None, timeout=30)
+        assert again.status().joined
+    finally:
+        await again.stop()
+        if opened is not None:
+            opened.close()
 
 
 async def test_own_posts_are_listed_but_not_announced(host: GroupHost, tmp_path: Path) -> None:

@@ -212,20 +212,27 @@ class Membership:
 
     async def run(self, sink: EventSink, synced: Callable[[], None] = lambda: None) -> Removal:
         """Sync until the hub is removed from the group (or the task is cancelled); retries
-        with growing pauses while the homeserver cannot be reached. `synced` is called after
-        each sync (the status may have changed)."""
+        with growing pauses while the homeserver cannot be reached, the first sync too. That
+        one returns at once (the hub has caught up when it ends); later ones long-poll.
+        `synced` is called after each sync (the status may have changed)."""
         failures = 0
+        timeout_ms = 0
         while self.removal is None:
             try:
-                await self.sync_once(sink)
-                failures = 0
+                await self.sync_once(sink, timeout_ms=timeout_ms)
+                failures, timeout_ms = 0, SYNC_TIMEOUT_MS
                 synced()
-            except (MatrixError, OSError, TimeoutError) as err:
+            except Exception as err:  # an outage, or a fault a peer's event provoked
                 if isinstance(err, MatrixError) and err.errcode == "M_UNKNOWN_TOKEN":
                     raise
                 delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
                 failures += 1
-                _LOGGER.warning("group sync failed (%s); retrying in %.0f s", err, delay)
+                _LOGGER.warning(
+                    "group sync failed (%r); retrying in %.0f s",
+                    err,
+                    delay,
+                    exc_info=not isinstance(err, MatrixError | OSError | TimeoutError),
+                )
                 await asyncio.sleep(delay)
         return self.removal
 

@@ -396,11 +396,12 @@ class NeighborhoodService:
             await feed(events)
             await police(events)
 
-        try:
-            await membership.sync_once(sink, timeout_ms=0)
+        def synced() -> None:
             self._synced.set()
             self._status_changed()
-            removal = await membership.run(sink, self._status_changed)
+
+        try:
+            removal = await membership.run(sink, synced)
             _LOGGER.warning("removed from %s: %s", membership.group.name, removal.reason)
         except MatrixError as err:
             self._sync_error = str(err)
