@@ -371,6 +371,22 @@ def test_police_request_answered_with_one_tap(
     expect(page.locator("#ha-launch-screen")).to_have_count(0)  # the page has loaded
     expect(visible(page.get_by_text(f"Police request {case}"))).to_have_count(0)
     shot(page, screenshots, "20-police-request-answered")
+    # The group's public report counts the request and the shared clips, never who shared.
+    report_url = f"http://{LOOPBACK}:{demo.group_port}/transparency"
+    month = time.strftime("%Y-%m", time.gmtime())
+    deadline = time.monotonic() + 60
+    while True:
+        with urllib.request.urlopen(f"{report_url}/{month}.json", timeout=10) as response:
+            report = json.loads(response.read())
+        sheriff = next(a for a in report["agencies"] if a["name"] == "Demo County Sheriff")
+        if sheriff["clips_shared"] >= len(kept) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert case in sheriff["case_numbers"]
+    assert sheriff["clips_shared"] >= len(kept), sheriff
+    page.goto(report_url)
+    expect(visible(page.get_by_text("Demo County Sheriff")).first).to_be_visible()
+    shot(page, screenshots, "21-transparency-report")
 
 
 def test_no_browser_errors_from_doorward(browser_log: BrowserLog) -> None:
@@ -474,9 +490,9 @@ def test_second_run_reuses_the_doorbells(page: Page, demo: DemoStack, screenshot
         page.get_by_role("textbox", name="Password").fill(demo.home_assistant["password"])
         page.keyboard.press("Enter")
     expect(visible(page.get_by_text("3 devices"))).to_be_visible()
-    shot(page, screenshots, "21-second-run")
+    shot(page, screenshots, "22-second-run")
     open_device(page, demo, "Doorbell 1")
-    shot(page, screenshots, "22-second-run-doorbell")
+    shot(page, screenshots, "23-second-run-doorbell")
     # The doorbell is back: online, its camera idle, the clip of the first run still there.
     diagnostic = page.locator("ha-card").filter(has_text="Diagnostic")
     expect(diagnostic.get_by_text("Online")).to_be_visible(timeout=30_000)
