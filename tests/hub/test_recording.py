@@ -28,6 +28,7 @@ from doorward_hub.models import Clip, ClipTrigger
 from doorward_hub.recording import library as library_module
 from doorward_hub.recording.library import MIB, ClipLibrary
 from doorward_hub.recording.stream import DoorbellStream
+from doorward_hub.recording.writer import thumbnail_size
 from doorward_hub.storage.repositories import Repositories
 from doorward_simulator.device import SimulatedDoorbell
 from doorward_simulator.video import Picture
@@ -470,6 +471,42 @@ async def test_audio_is_kept_only_when_enabled(tmp_path: Path, audio: bool) -> N
     kinds = [s["codec_type"] for s in ffprobe(library.path(clip.file_name))["streams"]]
     assert kinds == (["video", "audio"] if audio else ["video"])
     assert clip.has_audio is audio
+
+
+async def test_thumbnails_of_large_video_are_scaled_down(tmp_path: Path) -> None:
+    """A 720p clip's thumbnail is 640x360: a full-size JPEG per clip cost more than its copy."""
+    source = tmp_path / "source.ts"
+    await asyncio.to_thread(
+        subprocess.run,
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=1280x720:rate=10",
+         "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-f", "mpegts",
+         str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    library, clip = await record_from(
+        tmp_path, source.read_bytes(), "video/mp2t", audio=False, seconds=4
+    )
+    [video] = ffprobe(library.path(clip.file_name))["streams"]
+    assert (video["width"], video["height"]) == (1280, 720), "the clip itself is untouched"
+    [picture] = ffprobe(library.path(clip.thumbnail_name))["streams"]
+    assert (picture["codec_name"], picture["width"], picture["height"]) == ("mjpeg", 640, 360)
+
+
+@pytest.mark.parametrize(
+    ("size", "thumbnail"),
+    [
+        ((1920, 1080), (640, 360)),
+        ((1080, 1920), (360, 640)),
+        ((2560, 1920), (640, 480)),
+        ((640, 480), (640, 480)),
+        ((320, 240), (320, 240)),  # never scaled up
+        ((1000, 3), (640, 2)),
+    ],
+)
+def test_thumbnail_sizes_keep_the_aspect_within_the_limit(
+    size: tuple[int, int], thumbnail: tuple[int, int]
+) -> None:
+    assert thumbnail_size(*size) == thumbnail
 
 
 async def test_a_new_doorbell_records_no_audio_until_the_owner_switches_it_on(
