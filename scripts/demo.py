@@ -11,6 +11,7 @@ look. Stop with Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import secrets
 import signal
@@ -22,6 +23,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from demo_neighborhood import NeighborhoodDemo
 
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -95,6 +98,51 @@ def doorbell_ids(demo: Path, count: int) -> list[str]:
     return ids[:count]
 
 
+async def _neighbor_post_state(home_assistant: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Home Assistant's `neighbor_post` event entity once it has fired (its state), else {}.
+
+    The entity is found by its event type, not its entity id (a device move would change that).
+    """
+    import aiohttp  # noqa: PLC0415 - only with Home Assistant
+    from ha_demo import HomeAssistantApi  # noqa: PLC0415 - loads Home Assistant's modules
+
+    async with aiohttp.ClientSession() as session:
+        api = HomeAssistantApi(session, home_assistant["url"])
+        await api.login(home_assistant["user"], home_assistant["password"])
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for state in await api.get("/api/states"):
+                attributes = state["attributes"]
+                if (
+                    state["entity_id"].startswith("event.")
+                    and "neighbor_post" in attributes.get("event_types", [])
+                    and attributes.get("event_type") == "neighbor_post"
+                ):
+                    return dict(state)
+            await asyncio.sleep(1)
+    return {}
+
+
+def show_neighbor_post(
+    neighborhood: NeighborhoodDemo, home_assistant: dict[str, Any] | None, logs: Path
+) -> None:
+    """The neighbor shares (first run only); then wait until Home Assistant shows the post."""
+    neighborhood.share_once()
+    if home_assistant is None:
+        return
+    post = asyncio.run(_neighbor_post_state(home_assistant, 180))
+    if not post:
+        raise SystemExit(
+            "demo: Home Assistant shows no neighbor post within 180 s; see "
+            f"{logs / 'hub.log'} and {logs / 'neighbor-hub.log'}"
+        )
+    when = "now" if neighborhood.shared_now else "from an earlier run"
+    say(
+        f"Home Assistant shows the neighbor's post ({when}): {post['entity_id']} "
+        f"fired {post['state']}: {post['attributes'].get('message')!r}"
+    )
+
+
 def summary(
     args: argparse.Namespace,
     *,
@@ -102,6 +150,7 @@ def summary(
     code: str,
     doorbells: list[dict[str, Any]],
     home_assistant: dict[str, Any] | None,
+    neighborhood: NeighborhoodDemo | None,
     logs: Path,
 ) -> str:
     """The console's closing block: where to look, how to log in, how to press."""
@@ -123,6 +172,8 @@ def summary(
             f"{doorbell['name']}:      {doorbell['url']}  ({doorbell['id']})",
             f"  press it:      scripts/toolchain run doorward-hub press {doorbell['url']}",
         ]
+    if neighborhood is not None:
+        lines += neighborhood.summary()
     lines += [f"logs:            {logs}/", "=" * 72]
     return "\n".join(lines)
 
@@ -139,6 +190,53 @@ def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
             process.kill()
 
 
+def ready(process: subprocess.Popen[bytes], ready_file: Path, logs: Path) -> dict[str, Any]:
+    """Wait for `ha_demo.py`'s ready file (Home Assistant set up); its content."""
+    wait_until(ready_file.exists, "Home Assistant", process, 600, logs / "home-assistant-setup.log")
+    return dict(json.loads(ready_file.read_text(encoding="utf-8")))
+
+
+def watch(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    """Return when one of `processes` exits, saying which."""
+    while all(process.poll() is None for _, process in processes):
+        time.sleep(0.5)
+    for name, process in processes:
+        if process.returncode is not None:
+            print(f"demo: {name} exited with code {process.returncode}", file=sys.stderr)
+
+
+def neighborhood_of(args: argparse.Namespace, logs: Path) -> NeighborhoodDemo:
+    """The homeserver, the group and the neighbor household, as the command line says."""
+    return NeighborhoodDemo(
+        args.dir,
+        logs,
+        say,
+        synapse_port=args.synapse_port,
+        neighbor_hub_port=args.neighbor_hub_port,
+        neighbor_doorbell_port=args.neighbor_doorbell_port,
+    )
+
+
+def home_assistant_command(
+    args: argparse.Namespace,
+    hub_url: str,
+    code: str,
+    ready_file: Path,
+    neighborhood: NeighborhoodDemo | None,
+) -> list[str]:
+    """`ha_demo.py`: Home Assistant, the hub added (and joined to the group, if there is one)."""
+    joining = " and joining it to the group through the integration's options flow"
+    config_dir = args.dir / "ha-config"
+    say(
+        f"starting Home Assistant and adding the hub to it{joining if neighborhood else ''} "
+        f"(the first start takes a minute or two; log: {config_dir / 'home-assistant.log'})"
+    )
+    invite = ["--invite-file", str(neighborhood.demo_hub_invite_file)] if neighborhood else []
+    return [sys.executable, str(REPO / "scripts" / "ha_demo.py"), "--hub-url", hub_url,
+            "--pairing-code", code, "--port", str(args.ha_port), "--config-dir",
+            str(config_dir), "--ready-file", str(ready_file), *invite]  # fmt: skip
+
+
 def parse_args() -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -148,7 +246,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--dir", type=Path, default=REPO / ".demo", help="the demo's state (default .demo)"
     )
-    parser.add_argument("--no-home-assistant", action="store_true", help="hub and doorbells only")
+    parser.add_argument("--no-home-assistant", action="store_true", help="without Home Assistant")
+    parser.add_argument(
+        "--no-neighborhood",
+        action="store_true",
+        help="without the homeserver, the group and the neighbor household",
+    )
+    parser.add_argument("--synapse-port", type=int, default=8008, help="the homeserver's port")
+    parser.add_argument("--neighbor-hub-port", type=int, default=8471)
+    parser.add_argument(
+        "--neighbor-doorbell-port", type=int, default=8481, help="the neighbor's doorbell's port"
+    )
     args = parser.parse_args()
     args.dir = args.dir.resolve()
     return args
@@ -156,6 +264,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     """Start everything, print where to look, wait for Ctrl-C, stop everything."""
+    started = time.monotonic()
     args = parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
@@ -164,8 +273,8 @@ def main() -> int:
     logs.mkdir(parents=True, exist_ok=True)
     state_file = demo / "simulator.json"
     ready_file = demo / "home-assistant.json"
-    state_file.unlink(missing_ok=True)
-    ready_file.unlink(missing_ok=True)
+    for stale in (state_file, ready_file, demo / "neighborhood" / "demo-hub-invite"):
+        stale.unlink(missing_ok=True)
     hub_url = f"http://{LOOPBACK}:{args.hub_port}"
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
@@ -181,6 +290,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    neighborhood = None if args.no_neighborhood else neighborhood_of(args, logs)
     try:
         say(f"starting the hub on {hub_url} (log: {logs / 'hub.log'})")
         hub = start(
@@ -205,26 +315,25 @@ def main() -> int:
         doorbells = json.loads(state_file.read_text())["doorbells"]
         code = (demo / "hub" / "pairing-code").read_text().strip()
 
-        home_assistant = None
-        if not args.no_home_assistant:
-            config_dir = demo / "ha-config"
-            say(
-                "starting Home Assistant and adding the hub to it (the first start takes a "
-                f"minute or two; log: {config_dir / 'home-assistant.log'})"
-            )
-            process = start(
+        process = (
+            None
+            if args.no_home_assistant
+            else start(
                 "Home Assistant",
-                [sys.executable, str(REPO / "scripts" / "ha_demo.py"), "--hub-url", hub_url,
-                 "--pairing-code", str(code), "--port", str(args.ha_port), "--config-dir",
-                 str(config_dir), "--ready-file", str(ready_file)],
+                home_assistant_command(args, hub_url, code, ready_file, neighborhood),
                 logs / "home-assistant-setup.log",
-            )  # fmt: skip
-            wait_until(
-                ready_file.exists, "Home Assistant", process, 600, logs / "home-assistant-setup.log"
             )
-            home_assistant = json.loads(ready_file.read_text(encoding="utf-8"))
-            # If Home Assistant used the first code, the hub wrote its next one: print that.
-            code = (demo / "hub" / "pairing-code").read_text().strip()
+        )
+        if neighborhood is not None:
+            # Home Assistant's first start takes longest: the group is made meanwhile.
+            neighborhood.start_group()
+            neighborhood.start_neighbor()
+        home_assistant = None if process is None else ready(process, ready_file, logs)
+        # If Home Assistant used the first code, the hub wrote its next one: print that.
+        code = (demo / "hub" / "pairing-code").read_text().strip()
+        if neighborhood is not None:
+            show_neighbor_post(neighborhood, home_assistant, logs)
+        say(f"everything is up after {time.monotonic() - started:.0f} s")
         print(
             summary(
                 args,
@@ -232,19 +341,18 @@ def main() -> int:
                 code=code,
                 doorbells=doorbells,
                 home_assistant=home_assistant,
+                neighborhood=neighborhood,
                 logs=logs,
             )
         )
-        while all(process.poll() is None for _, process in children):
-            time.sleep(0.5)
-        for name, process in children:
-            if process.returncode is not None:
-                print(f"demo: {name} exited with code {process.returncode}", file=sys.stderr)
+        watch([*children, *(neighborhood.named_processes() if neighborhood else [])])
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
         stop_all([process for _, process in children])
+        if neighborhood is not None:
+            neighborhood.stop()
         ready_file.unlink(missing_ok=True)
 
 

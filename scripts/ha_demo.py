@@ -28,6 +28,9 @@ What it does:
 4. Writes `--ready-file` (JSON: url, user, password, doorbell entities), prints the URL, user
    and password; then keeps running until Ctrl-C (or SIGTERM), which stops Home Assistant.
    `--stop-after-setup` stops it right after step 3 instead (a smoke test).
+   With `--invite-file`, step 3 also joins the hub to the group of the invite in that file (it
+   waits for the file) through the integration's options flow, as a person pasting the invite
+   would (unless the hub is in a group already).
 
 Nothing here reaches the internet: pip is skipped, and the integrations that phone home are
 left out. (Home Assistant always loads its `brands` integration, which fetches brand images
@@ -72,6 +75,9 @@ from yarl import URL
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_DIR = REPO / ".demo" / "ha-config"
 DOMAIN = "doorward"
+# How long to wait for the demo's group invite: a first run installs and configures Synapse and
+# makes the group meanwhile, which takes minutes on a loaded machine.
+INVITE_TIMEOUT = 900.0
 # The first line of a configuration.yaml this script wrote (and may rewrite).
 CONFIGURATION_HEADER = "# Written by scripts/ha_demo.py for the Doorward demo."
 
@@ -462,6 +468,33 @@ class HomeAssistantApi:
             raise SystemExit(f"pairing failed: {result.get('errors') or result}")
         return str(result["title"])
 
+    async def join_group(self, entry_id: str, invite: str) -> bool:
+        """Join the hub to a neighborhood group through the integration's options flow.
+
+        False if the hub is in a group already (the flow then offers to leave; it is closed).
+        """
+        flow = await self._post("/api/config/config_entries/options/flow", {"handler": entry_id})
+        flow_path = f"/api/config/config_entries/options/flow/{flow['flow_id']}"
+        if flow.get("step_id") != "join":
+            await self.delete(flow_path)
+            return False
+        result = await self._post(flow_path, {"invite": invite})
+        if result.get("type") != "create_entry":
+            raise SystemExit(f"joining the group failed: {result.get('errors') or result}")
+        return True
+
+
+async def wait_for_invite(path: Path, process: subprocess.Popen[bytes], seconds: float) -> str:
+    """The invite in `path`, once something wrote it (the demo makes the group meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while not await asyncio.to_thread(path.exists):
+        if process.poll() is not None:
+            raise SystemExit(f"Home Assistant exited with code {process.returncode}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no invite in {path} after {seconds:.0f} s")
+        await asyncio.sleep(0.5)
+    return (await asyncio.to_thread(path.read_text, encoding="utf-8")).strip()
+
 
 async def hub_id_of(session: aiohttp.ClientSession, hub_url: URL) -> str:
     async with session.get(hub_url.with_path("/api/v1/info")) as response:
@@ -505,6 +538,18 @@ async def connect_hub(args: argparse.Namespace, process: subprocess.Popen[bytes]
                 break
             await asyncio.sleep(1)
         log(f"doorbell event entities: {', '.join(sorted(doorbells)) or 'none yet'}")
+        if args.invite_file:
+            invite = await wait_for_invite(args.invite_file, process, INVITE_TIMEOUT)
+            entries = await api.get(f"/api/config/config_entries/entry?domain={DOMAIN}")
+            entry_id = next(
+                e["entry_id"]
+                for e in entries
+                if e["state"] == "loaded" and e.get("unique_id", hub_id) == hub_id
+            )
+            if await api.join_group(entry_id, invite):
+                log("joined the hub to the neighborhood group through the options flow")
+            else:
+                log("the hub is in a neighborhood group already")
         return sorted(doorbells)
 
 
@@ -518,6 +563,12 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8123, help="Home Assistant's HTTP port")
     parser.add_argument("--user", default="doorward", help="the owner's username")
     parser.add_argument("--password", default="doorward", help="the owner's password")
+    parser.add_argument(
+        "--invite-file",
+        type=Path,
+        help="join the hub to the neighborhood group of the invite in this file (the options "
+        "flow) once added; waits for the file",
+    )
     parser.add_argument("--startup-timeout", type=float, default=300.0)
     parser.add_argument(
         "--ready-file",

@@ -11,10 +11,10 @@ from homeassistant.helpers.typing import ConfigType
 from .api import DoorwardClient, DoorwardError
 from .const import CONF_TOKEN_ID, DOMAIN, LOGGER, PLATFORMS
 from .credentials import async_track_credentials_issues
-from .data import DoorwardConfigEntry, DoorwardData, StoredState, create_store, doorbell_identifier
+from .data import DoorwardConfigEntry, DoorwardData, StoredState, create_store
 from .errors import setup_error
 from .services import async_setup_services
-from .views import DoorwardClipView
+from .views import DoorwardClipView, DoorwardNeighborPostView
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -23,6 +23,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions and the clip relay once, for every hub."""
     async_setup_services(hass)
     hass.http.register_view(DoorwardClipView(hass))
+    hass.http.register_view(DoorwardNeighborPostView(hass))
     return True
 
 
@@ -53,6 +54,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: DoorwardConfigEntry) -> 
                 },
             )
         doorbells = await client.doorbells()
+        group = await client.neighborhood()
         if first_start := stored is None:
             # Follow the hub from now on rather than replaying its whole history.
             stored = StoredState(
@@ -64,13 +66,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: DoorwardConfigEntry) -> 
     if first_start:
         await store.async_save(stored)
     data = DoorwardData(
-        hass, entry, client, info=info, doorbells=doorbells, store=store, stored=stored
+        hass,
+        entry,
+        client,
+        info=info,
+        doorbells=doorbells,
+        group=group,
+        store=store,
+        stored=stored,
     )
     entry.runtime_data = data
     data.async_register_hub_device()
     data.async_remove_stale_devices()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     data.async_start()
+    entry.async_on_unload(data.neighborhood.async_start())
     entry.async_on_unload(async_track_credentials_issues(hass, data))
     return True
 
@@ -99,9 +109,5 @@ async def async_remove_entry(hass: HomeAssistant, entry: DoorwardConfigEntry) ->
 async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: DoorwardConfigEntry, device_entry: dr.DeviceEntry
 ) -> bool:
-    """Allow removing a doorbell's device only once the hub no longer has the doorbell."""
-    data = entry.runtime_data
-    known = {(DOMAIN, data.hub_id)} | {
-        (DOMAIN, doorbell_identifier(data.hub_id, doorbell_id)) for doorbell_id in data.doorbells
-    }
-    return not device_entry.identifiers & known
+    """Allow removing a doorbell's (or group's) device only once the hub no longer has it."""
+    return not device_entry.identifiers & entry.runtime_data.async_known_identifiers()

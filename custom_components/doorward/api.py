@@ -14,6 +14,9 @@ from yarl import URL
 API_PREFIX = "/api/v1"
 STATUS_PENDING_APPROVAL = "pending_approval"
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=15)
+# Calls the hub answers only after its homeserver did (joining: register, join the rooms, publish
+# the key; sharing: encrypt, upload, send): a loaded homeserver takes well over 15 s.
+HOMESERVER_TIMEOUT = aiohttp.ClientTimeout(total=120)
 # A relayed clip may take long to send; only connecting and each read are bounded.
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=15, sock_read=60)
 CLIPS_PAGE_LIMIT = 500
@@ -241,6 +244,104 @@ class EventPage:
     more: bool
 
 
+@dataclass(frozen=True, slots=True)
+class GroupRemoval:
+    """Who removed the hub from its neighborhood group, and why."""
+
+    by: str
+    reason: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse a removal object."""
+        return cls(by=_str(data, "by"), reason=_str(data, "reason"))
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStatus:
+    """`GET /api/v1/neighborhood`: the neighborhood group this hub is in, if any."""
+
+    joined: bool
+    group_name: str | None
+    user_id: str | None
+    home_cell: str | None
+    removed: GroupRemoval | None
+    member_count: int | None = None
+    sync_error: str | None = None
+
+    @property
+    def in_group(self) -> bool:
+        """Whether the hub has a group: joined, or removed by an admin and not left yet."""
+        return self.group_name is not None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse a status object."""
+        removed = data.get("removed")
+        count = data.get("member_count")
+        return cls(
+            joined=bool(data["joined"]),
+            group_name=_opt_str(data, "group_name"),
+            user_id=_opt_str(data, "user_id"),
+            home_cell=_opt_str(data, "home_cell"),
+            removed=GroupRemoval.from_json(removed) if isinstance(removed, Mapping) else None,
+            member_count=count if isinstance(count, int) and not isinstance(count, bool) else None,
+            sync_error=_opt_str(data, "sync_error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NeighborPost:
+    """A post of the hub's neighborhood feed (`GET /api/v1/neighborhood/posts`)."""
+
+    event_id: str
+    sender: str
+    sent_ms: int
+    kind: str
+    body: str
+    message: str
+    cells_from_home: int | None
+    verified: bool
+    verification: str
+    has_video: bool
+    has_thumbnail: bool = False
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse a post object."""
+        cells = data.get("cells_from_home")
+        if isinstance(cells, bool) or not isinstance(cells, int):
+            cells = None
+        return cls(
+            event_id=_str(data, "event_id"),
+            sender=_str(data, "sender"),
+            sent_ms=_int(data, "sent_ms"),
+            kind=_str(data, "kind"),
+            body=_str(data, "body"),
+            message=_str(data, "message"),
+            cells_from_home=cells
+            if isinstance(cells, int) and not isinstance(cells, bool)
+            else None,
+            verified=bool(data["verified"]),
+            verification=_str(data, "verification"),
+            has_video=bool(data.get("has_video", False)),
+            has_thumbnail=bool(data.get("has_thumbnail", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ShareResult:
+    """`POST /api/v1/clips/{id}/share`."""
+
+    export_id: str
+    event_id: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse the hub's answer."""
+        return cls(export_id=_str(data, "export_id"), event_id=_str(data, "event_id"))
+
+
 def _describe(err: Exception) -> str:
     """A short reason for a failed connection."""
     if isinstance(err, TimeoutError):
@@ -309,11 +410,12 @@ class DoorwardClient:
         auth: bool = True,
         body: Mapping[str, Any] | None = None,
         query: Mapping[str, str] | None = None,
+        time_limit: aiohttp.ClientTimeout = REQUEST_TIMEOUT,
     ) -> tuple[bytes, str]:
         url = self.url(path, **(query or {}))
         try:
             async with self._session.request(
-                method, url, headers=self._headers(auth), json=body, timeout=REQUEST_TIMEOUT
+                method, url, headers=self._headers(auth), json=body, timeout=time_limit
             ) as response:
                 content = await response.read()
                 status = response.status
@@ -354,8 +456,11 @@ class DoorwardClient:
         auth: bool = True,
         body: Mapping[str, Any] | None = None,
         query: Mapping[str, str] | None = None,
+        time_limit: aiohttp.ClientTimeout = REQUEST_TIMEOUT,
     ) -> Any:
-        content, content_type = await self._request(method, path, auth=auth, body=body, query=query)
+        content, content_type = await self._request(
+            method, path, auth=auth, body=body, query=query, time_limit=time_limit
+        )
         if content_type != "application/json":
             raise DoorwardApiError(f"expected JSON from {path}, got {content_type or 'nothing'}")
         try:
@@ -491,6 +596,52 @@ class DoorwardClient:
         """
         await self._json("POST", f"/doorbells/{doorbell_id}/record", body={"duration": duration})
 
+    async def neighborhood(self) -> GroupStatus:
+        """The neighborhood group this hub is in (or that it is in none)."""
+        return parse(GroupStatus, await self._json("GET", "/neighborhood"))
+
+    async def join_group(self, invite: str) -> GroupStatus:
+        """Join the group of an invite (`doorward-invite:...`) a group admin gave."""
+        body = {"invite": invite}
+        joined = await self._json(
+            "POST", "/neighborhood/join", body=body, time_limit=HOMESERVER_TIMEOUT
+        )
+        return parse(GroupStatus, joined)
+
+    async def leave_group(self) -> None:
+        """Leave the group: the hub's Matrix device and the group's clips on the hub go."""
+        await self._request("POST", "/neighborhood/leave")
+
+    async def set_home(self, latitude: float, longitude: float) -> str:
+        """Tell the hub where home is; it keeps only the coarse cell, which it returns."""
+        body = {"latitude": latitude, "longitude": longitude}
+        data = await self._json("PUT", "/neighborhood/home", body=body)
+        if not isinstance(data, dict) or not isinstance(data.get("home_cell"), str):
+            raise DoorwardApiError("malformed home answer")
+        return str(data["home_cell"])
+
+    async def neighbor_posts(self, limit: int = 50) -> list[NeighborPost]:
+        """The newest posts of the group's feed."""
+        data = await self._json("GET", "/neighborhood/posts", query={"limit": str(limit)})
+        items = data.get("posts") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise DoorwardApiError("malformed post list")
+        return [parse(NeighborPost, item) for item in items]
+
+    async def neighbor_post(self, event_id: str) -> NeighborPost:
+        """One post of the group's feed (`DoorwardNotFoundError` if the hub has no such post)."""
+        return parse(NeighborPost, await self._json("GET", f"/neighborhood/posts/{event_id}"))
+
+    async def share_clip(self, clip_id: int, message: str) -> ShareResult:
+        """Share one clip with the group: call this only for a person's explicit decision."""
+        data = await self._json(
+            "POST",
+            f"/clips/{clip_id}/share",
+            body={"message": message},
+            time_limit=HOMESERVER_TIMEOUT,
+        )
+        return parse(ShareResult, data)
+
     @contextlib.asynccontextmanager
     async def open_stream(
         self, path: str, headers: Mapping[str, str] | None = None
@@ -517,7 +668,7 @@ class DoorwardClient:
             yield response
 
     async def ws_connect(self, after: int, heartbeat: float) -> aiohttp.ClientWebSocketResponse:
-        """Open the push channel, replaying every event with a seq above `after`."""
+        """Open the push channel, replaying the events and clip messages after seq `after`."""
         try:
             return await self._session.ws_connect(
                 self.url("/ws", after=str(after)),

@@ -1,16 +1,27 @@
-"""Config flow for Doorward: discover or enter a hub, then pair with its one-time code."""
+"""Config flow for Doorward: discover or enter a hub, then pair with its one-time code.
+
+The options flow joins the hub to a neighborhood group (paste the invite a group admin gave)
+or leaves it.
+"""
 
 from collections.abc import Mapping
 from typing import Any
 
 import probatio
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_TOKEN
+from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.selector import TextSelector
+from homeassistant.helpers.selector import BooleanSelector, TextSelector, TextSelectorConfig
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
 from .api import (
+    DoorwardApiError,
     DoorwardClient,
     DoorwardConnectionError,
     DoorwardError,
@@ -37,6 +48,22 @@ ADDRESS_SCHEMA = probatio.Schema(
     }
 )
 PAIR_SCHEMA = probatio.Schema({probatio.Required(CONF_PAIRING_CODE): TextSelector()})
+CONF_INVITE = "invite"
+CONF_LEAVE = "leave"
+JOIN_SCHEMA = probatio.Schema(
+    {probatio.Required(CONF_INVITE): TextSelector(TextSelectorConfig(multiline=True))}
+)
+LEAVE_SCHEMA = probatio.Schema({probatio.Required(CONF_LEAVE, default=False): BooleanSelector()})
+# The hub's refusals of a join, each with its own translated message.
+JOIN_ERRORS = {
+    "invalid_invite": "invalid_invite",
+    # The join body is only the invite: a body the hub's schema refuses is not an invite.
+    "invalid_request": "invalid_invite",
+    "invite_rejected": "invite_rejected",
+    "homeserver_unreachable": "homeserver_unreachable",
+    "homeserver_refused": "homeserver_refused",
+    "invalid_location": "invalid_location",
+}
 
 
 def _error_key(err: DoorwardError) -> str:
@@ -51,6 +78,12 @@ class DoorwardConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a Doorward hub: its address (typed or discovered), then its pairing code."""
 
     VERSION = 1
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> "DoorwardOptionsFlow":
+        """Join or leave a neighborhood group."""
+        return DoorwardOptionsFlow()
 
     def __init__(self) -> None:
         """Nothing known about the hub yet."""
@@ -195,3 +228,55 @@ class DoorwardConfigFlow(ConfigFlow, domain=DOMAIN):
             ),
             errors=errors,
         )
+
+
+class DoorwardOptionsFlow(OptionsFlow):
+    """Join the hub to a neighborhood group with an invite, or leave its group.
+
+    Joining also tells the hub Home Assistant's home location, which the hub keeps only as a
+    coarse cell for its posts.
+    """
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for an invite (not in a group) or whether to leave (in one)."""
+        client: DoorwardClient = self.config_entry.runtime_data.client
+        try:
+            status = await client.neighborhood()
+        except DoorwardError:
+            return self.async_abort(reason="cannot_connect")
+        if status.in_group:  # joined, or removed by an admin: leaving clears it
+            return await self.async_step_leave()
+        return await self.async_step_join(user_input)
+
+    async def async_step_join(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Paste the invite."""
+        client: DoorwardClient = self.config_entry.runtime_data.client
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                await client.set_home(self.hass.config.latitude, self.hass.config.longitude)
+                await client.join_group(user_input[CONF_INVITE])
+            except DoorwardApiError as err:
+                errors["base"] = JOIN_ERRORS.get(err.code or "", "invalid_response")
+            except DoorwardError as err:
+                errors["base"] = _error_key(err)
+            else:
+                return self.async_create_entry(data=dict(self.config_entry.options))
+        return self.async_show_form(
+            step_id="join", data_schema=JOIN_SCHEMA, errors=errors, last_step=True
+        )
+
+    async def async_step_leave(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Confirm leaving the group."""
+        client: DoorwardClient = self.config_entry.runtime_data.client
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if not user_input[CONF_LEAVE]:
+                return self.async_abort(reason="still_in_group")
+            try:
+                await client.leave_group()
+            except DoorwardError as err:
+                errors["base"] = _error_key(err)
+            else:
+                return self.async_create_entry(data=dict(self.config_entry.options))
+        return self.async_show_form(step_id="leave", data_schema=LEAVE_SCHEMA, errors=errors)

@@ -56,6 +56,13 @@ ATTR_DURATION: Final = "duration"
 DEFAULT_RECORD_SECONDS: Final = 10  # the hub's own default (docs/hub-api.md)
 MAX_RECORD_SECONDS: Final = 300
 
+# Neighborhood groups (docs/hub-api.md, "Neighborhood group"): sharing one clip, neighbors' posts.
+SERVICE_SHARE_CLIP: Final = "share_clip"
+ATTR_CLIP_ID: Final = "clip_id"
+ATTR_MESSAGE: Final = "message"
+MAX_SHARE_MESSAGE_LENGTH: Final = 2000
+EVENT_NEIGHBOR_POST: Final = "neighbor_post"
+
 DOORBELL_STATUSES: Final = ["pending_approval", "pairing", "online", "offline", "error"]
 
 STORAGE_VERSION: Final = 1

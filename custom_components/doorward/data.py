@@ -2,9 +2,10 @@
 
 `DoorwardData` is the config entry's runtime data. It holds the hub's doorbells, keeps one
 WebSocket to the hub (`/api/v1/ws?after=<last seq>`), and hands every pushed message to the
-entities that subscribed to it. The last handled event seq is stored (a `Store` per entry), so
-a reconnect — after a network blip, a hub restart or a Home Assistant restart — resumes exactly
-where it stopped: the hub replays every event it stored in between, and nothing is handled twice.
+entities that subscribed to it. The last handled seq (events and clip messages share one order)
+is stored (a `Store` per entry), so a reconnect — after a network blip, a hub restart or a Home
+Assistant restart — resumes exactly where it stopped: the hub replays every event and clip
+message it stored in between, and nothing is handled twice.
 """
 
 import asyncio
@@ -33,8 +34,10 @@ from .api import (
     DoorwardClient,
     DoorwardConnectionError,
     DoorwardError,
+    GroupStatus,
     HubEvent,
     HubInfo,
+    NeighborPost,
     parse,
 )
 from .backoff import Backoff
@@ -50,6 +53,7 @@ from .const import (
     UNREACHABLE_ISSUE_DELAY,
     WS_HEARTBEAT,
 )
+from .neighborhood import Neighborhood
 
 type DoorwardConfigEntry = ConfigEntry[DoorwardData]
 
@@ -140,6 +144,7 @@ class DoorwardData:
         *,
         info: HubInfo,
         doorbells: list[Doorbell],
+        group: GroupStatus,
         store: Store[StoredState],
         stored: StoredState,
     ) -> None:
@@ -155,6 +160,7 @@ class DoorwardData:
         self.doorbells: dict[str, Doorbell] = {d.id: d for d in doorbells if d.adopted}
         self.last_seq = stored["last_seq"]
         self.press_snapshots: dict[str, PressSnapshot] = {}
+        self.neighborhood = Neighborhood(hass, entry.entry_id, self.hub_id, group)
         for doorbell_id, snapshot in stored["press_snapshots"].items():
             if updated := dt_util.parse_datetime(snapshot["updated"]):
                 self.press_snapshots[doorbell_id] = PressSnapshot(snapshot["seq"], updated)
@@ -320,6 +326,8 @@ class DoorwardData:
             self._async_remove_doorbell(doorbell_id)
         for doorbell in doorbells:
             self.async_update_doorbell(doorbell)
+        # The group's status and posts are pushed live only: what changed meanwhile.
+        await self.neighborhood.async_refresh(self.client)
         self.connected = True
         self._async_set_available()
 
@@ -339,28 +347,55 @@ class DoorwardData:
             case "doorbell":
                 self.async_update_doorbell(parse(Doorbell, message.get("doorbell")))
             case "doorbell_removed":
-                doorbell_id = message.get("doorbell_id")
-                if not isinstance(doorbell_id, str):
-                    raise DoorwardApiError("doorbell_id is missing")
-                self._async_remove_doorbell(doorbell_id)
+                self._async_handle_doorbell_removed(message)
             case "snapshot":
-                seq, doorbell_id = message.get("seq"), message.get("doorbell_id")
-                if not isinstance(seq, int) or not isinstance(doorbell_id, str):
-                    raise DoorwardApiError("seq or doorbell_id is missing")
-                if self._recent_events.get(seq, EVENT_PRESS) == EVENT_PRESS:
-                    self._async_set_press_snapshot(doorbell_id, seq)
+                self._async_handle_snapshot(message)
             case "clip":
                 clip = parse(Clip, message.get("clip"))
-                self._clip_listeners.fire(clip.doorbell_id, clip)
+                if self._async_take_seq(message.get("seq")):
+                    self._clip_listeners.fire(clip.doorbell_id, clip)
+            case "clip_removed":
+                self._async_take_seq(message.get("seq"))
+            case "neighbor_post":
+                self.neighborhood.async_handle_post(parse(NeighborPost, message.get("post")))
+            case "neighborhood":
+                self.neighborhood.async_set_status(parse(GroupStatus, message.get("status")))
             case other:
                 LOGGER.debug("Ignoring a %s message from the hub", other)
 
     @callback
-    def _async_handle_event(self, event: HubEvent) -> None:
-        if event.seq <= self.last_seq:
-            return  # handled before this connection started
-        self.last_seq = event.seq
+    def _async_handle_doorbell_removed(self, message: dict[str, Any]) -> None:
+        doorbell_id = message.get("doorbell_id")
+        if not isinstance(doorbell_id, str):
+            raise DoorwardApiError("doorbell_id is missing")
+        self._async_remove_doorbell(doorbell_id)
+
+    @callback
+    def _async_handle_snapshot(self, message: dict[str, Any]) -> None:
+        seq, doorbell_id = message.get("seq"), message.get("doorbell_id")
+        if not isinstance(seq, int) or not isinstance(doorbell_id, str):
+            raise DoorwardApiError("seq or doorbell_id is missing")
+        if self._recent_events.get(seq, EVENT_PRESS) == EVENT_PRESS:
+            self._async_set_press_snapshot(doorbell_id, seq)
+
+    @callback
+    def _async_take_seq(self, seq: object) -> bool:
+        """Note that the message numbered `seq` is handled; False if it was handled before
+        (replayed on resume). A message without a seq (from an older hub) is always new."""
+        if seq is None:
+            return True
+        if not isinstance(seq, int):
+            raise DoorwardApiError("seq is not an integer")
+        if seq <= self.last_seq:
+            return False
+        self.last_seq = seq
         self._async_schedule_save()
+        return True
+
+    @callback
+    def _async_handle_event(self, event: HubEvent) -> None:
+        if not self._async_take_seq(event.seq):
+            return  # handled before this connection started
         self._recent_events[event.seq] = event.type
         while len(self._recent_events) > RECENT_EVENTS:
             self._recent_events.popitem(last=False)
@@ -417,13 +452,21 @@ class DoorwardData:
         self._state_listeners.fire(None, None)
 
     @callback
-    def async_remove_stale_devices(self) -> None:
-        """Remove the devices of doorbells the hub no longer has."""
-        device_registry = dr.async_get(self.hass)
+    def async_known_identifiers(self) -> set[tuple[str, str]]:
+        """The device identifiers of what the hub has now: itself, its doorbells, its group."""
         known = {(DOMAIN, self.hub_id)} | {
             (DOMAIN, doorbell_identifier(self.hub_id, doorbell_id))
             for doorbell_id in self.doorbells
         }
+        if self.neighborhood.status.in_group:
+            known.add(self.neighborhood.identifier)
+        return known
+
+    @callback
+    def async_remove_stale_devices(self) -> None:
+        """Remove the devices of doorbells (and a group) the hub no longer has."""
+        device_registry = dr.async_get(self.hass)
+        known = self.async_known_identifiers()
         for device in dr.async_entries_for_config_entry(device_registry, self.entry.entry_id):
             if not device.identifiers & known:
                 device_registry.async_remove_device(device.id)

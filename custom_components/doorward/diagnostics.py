@@ -16,8 +16,10 @@ TO_REDACT = {CONF_TOKEN, CONF_TOKEN_ID, CONF_HOST}
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: DoorwardConfigEntry
 ) -> dict[str, Any]:
-    """The entry (without secrets or addresses), the connection and the doorbells."""
+    """The entry (without secrets or addresses), the connection, the doorbells and the group
+    (never its invite, its Matrix account or the home's cell)."""
     data = entry.runtime_data
+    group = data.neighborhood.status
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
         "hub": {
@@ -37,6 +39,18 @@ async def async_get_config_entry_diagnostics(
             )
             for doorbell in data.doorbells.values()
         ],
+        "neighborhood": {
+            "in_group": group.in_group,
+            "joined": group.joined,
+            "group_name": group.group_name,
+            "member_count": group.member_count,
+            "home_location_set": group.home_cell is not None,
+            "removed": (
+                {"by": group.removed.by, "reason": group.removed.reason} if group.removed else None
+            ),
+            "sync_error": group.sync_error,
+            "posts_today": data.neighborhood.posts_today,
+        },
         "press_snapshots": {
             doorbell_id: {"seq": snapshot.seq, "updated": snapshot.updated.isoformat()}
             for doorbell_id, snapshot in data.press_snapshots.items()

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.core import callback
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -119,6 +119,54 @@ class DoorwardHubEntity(DoorwardEntity):
         """Follow the hub's state."""
         await super().async_added_to_hass()
         self.async_on_remove(self.data.async_add_listener(None, self._async_handle_update))
+
+
+@callback
+def async_setup_group_entities(
+    entry: DoorwardConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    entities: Callable[[DoorwardData], Iterable[Entity]],
+) -> None:
+    """Add the group's entities now if the hub is in a group, and each time it joins one."""
+    data = entry.runtime_data
+
+    @callback
+    def add() -> None:
+        async_add_entities(entities(data))
+
+    if data.neighborhood.status.in_group:
+        add()
+    entry.async_on_unload(data.neighborhood.async_add_group_listener(add))
+
+
+class DoorwardGroupEntity(DoorwardEntity):
+    """An entity of the hub's neighborhood group device (a service behind the hub)."""
+
+    def __init__(self, data: DoorwardData, description: EntityDescription) -> None:
+        """Attach to the group's device, created behind the hub and named after the group."""
+        super().__init__(data, description)
+        self.neighborhood = data.neighborhood
+        self._attr_unique_id = f"{data.hub_id}_neighborhood_{description.key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={self.neighborhood.identifier},
+            name=self.neighborhood.status.group_name,
+            manufacturer=MANUFACTURER,
+            model="Neighborhood group",
+            entry_type=DeviceEntryType.SERVICE,
+            via_device_id=data.hub_device_id,
+        )
+        self._async_update_attrs()
+
+    @callback
+    def _async_update_attrs(self) -> None:
+        """Available while the hub is reachable and in the group (joined or removed)."""
+        self._attr_available = self.data.available and self.neighborhood.status.in_group
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the group's status and the hub's availability."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.data.async_add_listener(None, self._async_handle_update))
+        self.async_on_remove(self.neighborhood.async_add_listener(self._async_handle_update))
 
 
 class DoorwardDoorbellEntity(DoorwardEntity):

@@ -1,10 +1,13 @@
-"""The hubs' clips in Home Assistant's media browser: hub → doorbell → day → clip.
+"""The hubs' clips in Home Assistant's media browser: hub → doorbell → day → clip, and next to
+the doorbells the hub's neighborhood group → neighbors' posts.
 
 Identifiers (after `media-source://doorward/`):
 `<entry id>`, `<entry id>/<doorbell id>`, `<entry id>/<doorbell id>/<YYYY-MM-DD>` and
-`<entry id>/<doorbell id>/<YYYY-MM-DD>/<clip id>`. Days are in Home Assistant's time zone;
-a clip belongs to the day it starts. Clips resolve to Home Assistant's clip relay
-(`views.py`), never to the hub: the browser and the players never see the hub's token.
+`<entry id>/<doorbell id>/<YYYY-MM-DD>/<clip id>`; `<entry id>/~neighborhood` and
+`<entry id>/~neighborhood/<event id>`. Days are in Home Assistant's time zone; a clip belongs
+to the day it starts. Clips and posts resolve to Home Assistant's relays (`views.py`), never to
+the hub: the browser and the players never see the hub's token. A post's title says what the
+neighbor wrote, when, how far away, and "unverified" unless the hub verified its manifest.
 """
 
 from datetime import date, datetime, timedelta
@@ -23,11 +26,19 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 
-from .api import Clip, DoorwardError, DoorwardNotFoundError
+from .api import Clip, DoorwardError, DoorwardNotFoundError, NeighborPost
 from .const import CLIP_TRIGGER_MANUAL, CLIP_TRIGGER_MOTION, CLIP_TRIGGER_PRESS, DOMAIN
 from .data import DoorwardConfigEntry
 from .errors import hub_error
-from .views import CLIP_THUMBNAIL, clip_day, clip_identifier, clip_url
+from .views import (
+    CLIP_THUMBNAIL,
+    NEIGHBORHOOD_FOLDER,
+    clip_day,
+    clip_identifier,
+    clip_url,
+    neighbor_post_identifier,
+    neighbor_post_url,
+)
 
 MIME_TYPE = "video/mp4"
 # Clip titles name what started the clip; the browser shows them as they are.
@@ -36,6 +47,9 @@ TRIGGER_TITLES = {
     CLIP_TRIGGER_MOTION: "Motion",
     CLIP_TRIGGER_MANUAL: "Manual recording",
 }
+# The neighbors' posts listed under the group (the hub keeps them for its retention period).
+NEIGHBOR_POSTS_LIMIT = 200
+UNVERIFIED = "unverified"
 
 
 async def async_get_media_source(hass: HomeAssistant) -> MediaSource:
@@ -96,8 +110,10 @@ class DoorwardMediaSource(MediaSource):
         )
 
     async def async_resolve_media(self, item: MediaSourceItem) -> PlayMedia:
-        """A clip's MP4, served by Home Assistant's authenticated clip relay."""
+        """A clip's (or neighbor post's) MP4, served by Home Assistant's authenticated relay."""
         parts = item.identifier.split("/")
+        if len(parts) == 3 and parts[1] == NEIGHBORHOOD_FOLDER:
+            return await self._resolve_neighbor_post(item, parts[0], parts[2])
         if len(parts) != 4 or not parts[3].isdecimal():
             raise _unknown_media(Unresolvable, item)
         entry = self._entry(parts[0], Unresolvable)
@@ -109,6 +125,20 @@ class DoorwardMediaSource(MediaSource):
             raise _media_error(Unresolvable, entry, err, item) from err
         return PlayMedia(clip_url(entry.entry_id, clip.id), MIME_TYPE)
 
+    async def _resolve_neighbor_post(
+        self, item: MediaSourceItem, entry_id: str, event_id: str
+    ) -> PlayMedia:
+        entry = self._entry(entry_id, Unresolvable)
+        try:
+            post = await entry.runtime_data.client.neighbor_post(event_id)
+        except DoorwardNotFoundError as err:
+            raise _unknown_media(Unresolvable, item) from err
+        except DoorwardError as err:
+            raise _media_error(Unresolvable, entry, err, item) from err
+        if not post.has_video:  # a text post, or retention removed its clip
+            raise _unknown_media(Unresolvable, item)
+        return PlayMedia(neighbor_post_url(entry.entry_id, post.event_id), MIME_TYPE)
+
     async def async_browse_media(self, item: MediaSourceItem) -> BrowseMediaSource:
         """The hubs, a hub's doorbells, a doorbell's days, a day's clips (newest first)."""
         if not item.identifier:
@@ -119,6 +149,8 @@ class DoorwardMediaSource(MediaSource):
             match parts:
                 case [_]:
                     return self._browse_hub(entry)
+                case [_, folder, *post] if folder == NEIGHBORHOOD_FOLDER:
+                    return await self._browse_neighborhood(entry, post)
                 case [_, doorbell_id]:
                     return await self._browse_doorbell(entry, doorbell_id)
                 case [_, doorbell_id, day]:
@@ -164,7 +196,63 @@ class DoorwardMediaSource(MediaSource):
             self._directory(f"{entry.entry_id}/{doorbell.id}", doorbell.name, [])
             for doorbell in doorbells
         ]
+        status = entry.runtime_data.neighborhood.status
+        if status.in_group:
+            children.append(
+                self._directory(
+                    f"{entry.entry_id}/{NEIGHBORHOOD_FOLDER}",
+                    f"Neighborhood: {status.group_name}",
+                    [],
+                    children_class=MediaClass.VIDEO,
+                )
+            )
         return self._directory(entry.entry_id, entry.title, children)
+
+    async def _browse_neighborhood(
+        self, entry: DoorwardConfigEntry, post: list[str]
+    ) -> BrowseMediaSource:
+        """The group's posts with a clip (newest first), or one of them."""
+        status = entry.runtime_data.neighborhood.status
+        if not status.in_group or len(post) > 1:
+            raise ValueError("no such neighborhood folder")
+        if post:
+            return self._post_item(entry, await entry.runtime_data.client.neighbor_post(post[0]))
+        posts = await entry.runtime_data.client.neighbor_posts(NEIGHBOR_POSTS_LIMIT)
+        children = [self._post_item(entry, post) for post in posts if post.has_video]
+        return self._directory(
+            f"{entry.entry_id}/{NEIGHBORHOOD_FOLDER}",
+            f"Neighborhood: {status.group_name}",
+            children,
+            children_class=MediaClass.VIDEO,
+        )
+
+    def _post_item(self, entry: DoorwardConfigEntry, post: NeighborPost) -> BrowseMediaSource:
+        if not post.has_video:
+            raise ValueError("a post without a clip")
+        sent = dt_util.as_local(dt_util.utc_from_timestamp(post.sent_ms / 1000))
+        text = post.message or post.body.split("\n", 1)[0]
+        where = (
+            f"{post.cells_from_home} cells away"
+            if post.cells_from_home is not None
+            else "distance unknown"
+        )
+        title = f"{sent:%Y-%m-%d %H:%M} {text} ({where})"
+        if not post.verified:
+            title = f"{title} ({UNVERIFIED})"
+        return BrowseMediaSource(
+            domain=DOMAIN,
+            identifier=neighbor_post_identifier(entry.entry_id, post.event_id),
+            media_class=MediaClass.VIDEO,
+            media_content_type=MIME_TYPE,
+            title=title,
+            can_play=True,
+            can_expand=False,
+            thumbnail=(
+                neighbor_post_url(entry.entry_id, post.event_id, CLIP_THUMBNAIL)
+                if post.has_thumbnail
+                else None
+            ),
+        )
 
     def _doorbell_name(self, entry: DoorwardConfigEntry, doorbell_id: str) -> str:
         doorbell = entry.runtime_data.doorbells.get(doorbell_id)

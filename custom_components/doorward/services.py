@@ -1,4 +1,4 @@
-"""The integration's actions: `doorward.record`."""
+"""The integration's actions: `doorward.record` and `doorward.share_clip`."""
 
 import probatio
 from homeassistant.const import ATTR_DEVICE_ID
@@ -7,8 +7,18 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
-from .api import Doorbell, DoorwardError, DoorwardNotFoundError
-from .const import ATTR_DURATION, DEFAULT_RECORD_SECONDS, DOMAIN, MAX_RECORD_SECONDS, SERVICE_RECORD
+from .api import Doorbell, DoorwardApiError, DoorwardError, DoorwardNotFoundError
+from .const import (
+    ATTR_CLIP_ID,
+    ATTR_DURATION,
+    ATTR_MESSAGE,
+    DEFAULT_RECORD_SECONDS,
+    DOMAIN,
+    MAX_RECORD_SECONDS,
+    MAX_SHARE_MESSAGE_LENGTH,
+    SERVICE_RECORD,
+    SERVICE_SHARE_CLIP,
+)
 from .data import DoorwardConfigEntry, doorbell_identifier
 from .errors import hub_error
 
@@ -20,6 +30,22 @@ RECORD_SCHEMA = probatio.Schema(
         ),
     }
 )
+
+SHARE_CLIP_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_DEVICE_ID): cv.string,
+        probatio.Required(ATTR_CLIP_ID): probatio.All(probatio.Coerce(int), probatio.Range(min=1)),
+        probatio.Optional(ATTR_MESSAGE, default=""): probatio.All(
+            cv.string, probatio.Length(max=MAX_SHARE_MESSAGE_LENGTH)
+        ),
+    }
+)
+# The hub's refusals that the person can act on, each with its own translation.
+SHARE_REFUSALS = {
+    "not_joined": "share_not_in_group",
+    "removed": "share_removed",
+    "no_home_location": "share_no_home",
+}
 
 
 @callback
@@ -62,7 +88,33 @@ async def _async_record(call: ServiceCall) -> None:
         raise hub_error(entry, err, "record_failed", placeholders) from err
 
 
+async def _async_share_clip(call: ServiceCall) -> None:
+    """Share one clip with the hub's neighborhood group.
+
+    One call is one person's decision about one clip (the blueprint calls it only when the
+    notification's share button is tapped); nothing else in the integration shares.
+    """
+    entry, doorbell = _async_doorbell(call.hass, call.data[ATTR_DEVICE_ID])
+    clip_id = call.data[ATTR_CLIP_ID]
+    placeholders = {"name": doorbell.name, "clip_id": str(clip_id)}
+    try:
+        await entry.runtime_data.client.share_clip(clip_id, call.data[ATTR_MESSAGE])
+    except DoorwardApiError as err:
+        if (key := SHARE_REFUSALS.get(err.code or "")) is not None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key=key,
+                translation_placeholders={**placeholders, "error": str(err)},
+            ) from err
+        raise hub_error(entry, err, "share_failed", placeholders) from err
+    except DoorwardError as err:
+        raise hub_error(entry, err, "share_failed", placeholders) from err
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions (once, for every hub)."""
     hass.services.async_register(DOMAIN, SERVICE_RECORD, _async_record, schema=RECORD_SCHEMA)
+    hass.services.async_register(
+        DOMAIN, SERVICE_SHARE_CLIP, _async_share_clip, schema=SHARE_CLIP_SCHEMA
+    )

@@ -1,4 +1,5 @@
-"""Where clips live in Home Assistant: their media source ids, and the clip relay.
+"""Where clips live in Home Assistant: their media source ids, and the relays of own clips
+and of neighbors' posts.
 
 The browser (media browser, a notification's link) never talks to the hub and never sees the
 hub's token: it asks Home Assistant, authenticated like every `/api` call (a bearer token, or
@@ -8,18 +9,20 @@ requests are relayed, so players can seek: the hub's `206`, `Content-Range` and
 `Content-Length` come back unchanged.
 """
 
-from datetime import date
+from datetime import date, timedelta
 from http import HTTPStatus
 from typing import Final
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import hdrs, web
+from homeassistant.components.http.auth import async_sign_path
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.http import HomeAssistantView
 from homeassistant.util import dt as dt_util
 
-from .api import Clip, DoorwardApiError, DoorwardError, DoorwardNotFoundError
+from .api import Clip, DoorwardApiError, DoorwardError, DoorwardNotFoundError, NeighborPost
 from .const import DOMAIN, LOGGER
 from .data import DoorwardConfigEntry
 from .errors import hub_error
@@ -27,6 +30,11 @@ from .errors import hub_error
 CLIP_VIDEO: Final = "video"
 CLIP_THUMBNAIL: Final = "thumbnail"
 CLIP_URL: Final = "/api/doorward/clips/{entry_id}/{clip_id}/{kind}"
+NEIGHBOR_POST_URL: Final = "/api/doorward/neighborhood/{entry_id}/{event_id}/{kind}"
+# The media folder of the hub's group, next to its doorbells' (`~` is in no doorbell id).
+NEIGHBORHOOD_FOLDER: Final = "~neighborhood"
+# How long the signed links of a `neighbor_post` event work: a day, as media source links do.
+SIGNED_LINK_LIFETIME: Final = timedelta(hours=24)
 CHUNK_SIZE = 64 * 1024
 
 # Request headers a player may send that the hub's file server understands.
@@ -63,15 +71,43 @@ def clip_url(entry_id: str, clip_id: int, kind: str = CLIP_VIDEO) -> str:
     return CLIP_URL.format(entry_id=entry_id, clip_id=clip_id, kind=kind)
 
 
-class DoorwardClipView(HomeAssistantView):
-    """`GET /api/doorward/clips/{entry_id}/{clip_id}/{video|thumbnail}`, relayed from the hub."""
+def neighbor_post_identifier(entry_id: str, event_id: str) -> str:
+    """The media source identifier of a neighbor's post."""
+    return f"{entry_id}/{NEIGHBORHOOD_FOLDER}/{event_id}"
 
-    url = CLIP_URL
-    name = "api:doorward:clip"
+
+def neighbor_post_url(entry_id: str, event_id: str, kind: str = CLIP_VIDEO) -> str:
+    """The path at which Home Assistant serves a neighbor post's MP4 (or its thumbnail)."""
+    return NEIGHBOR_POST_URL.format(
+        entry_id=entry_id, event_id=quote(event_id, safe="$:@!"), kind=kind
+    )
+
+
+def signed_neighbor_post_urls(
+    hass: HomeAssistant, entry_id: str, post: NeighborPost
+) -> dict[str, str | None]:
+    """The links of a post's video and thumbnail, signed (`?authSig=`) so that a browser or
+    the companion app opening them from a notification needs no login; None when absent."""
+
+    def signed(present: bool, kind: str) -> str | None:
+        if not present:
+            return None
+        path = neighbor_post_url(entry_id, post.event_id, kind)
+        return async_sign_path(hass, path, SIGNED_LINK_LIFETIME, use_content_user=True)
+
+    return {
+        "url": signed(post.has_video, CLIP_VIDEO),
+        "thumbnail": signed(post.has_thumbnail, CLIP_THUMBNAIL),
+    }
+
+
+class _DoorwardRelayView(HomeAssistantView):
+    """Relays a file of a loaded hub to an authenticated Home Assistant user."""
+
     requires_auth = True
 
     def __init__(self, hass: HomeAssistant) -> None:
-        """Serve the clips of every loaded Doorward hub."""
+        """Serve the files of every loaded Doorward hub."""
         self.hass = hass
 
     def _entry(self, entry_id: str) -> DoorwardConfigEntry | None:
@@ -81,15 +117,12 @@ class DoorwardClipView(HomeAssistantView):
         loaded: DoorwardConfigEntry = entry
         return loaded
 
-    async def get(
-        self, request: web.Request, entry_id: str, clip_id: str, kind: str
+    async def _relay_or_error(
+        self, request: web.Request, entry: DoorwardConfigEntry, path: str, what: str
     ) -> web.StreamResponse:
-        """Relay the file from the hub as it arrives."""
-        entry = self._entry(entry_id)
-        if entry is None or kind not in (CLIP_VIDEO, CLIP_THUMBNAIL) or not clip_id.isdecimal():
-            return web.Response(status=HTTPStatus.NOT_FOUND)
+        """Relay `path`; a hub error becomes 404, 416 or 502 (logged, translated)."""
         try:
-            return await self._relay(request, entry, f"/clips/{int(clip_id)}/{kind}")
+            return await self._relay(request, entry, path)
         except DoorwardNotFoundError:
             return web.Response(status=HTTPStatus.NOT_FOUND)
         except DoorwardError as err:
@@ -100,7 +133,7 @@ class DoorwardClipView(HomeAssistantView):
                 # A Range beyond the file: the player learns it as the hub said it.
                 return web.Response(status=err.status)
             # Reported as every other caller reports it; a refused token starts reauth.
-            error = hub_error(entry, err, "clip_relay_failed", {"clip_id": clip_id})
+            error = hub_error(entry, err, "clip_relay_failed", {"clip_id": what})
             LOGGER.warning("%s", error)
         return web.Response(status=HTTPStatus.BAD_GATEWAY)
 
@@ -129,3 +162,38 @@ class DoorwardClipView(HomeAssistantView):
                 return response
         await response.write_eof()
         return response
+
+
+class DoorwardClipView(_DoorwardRelayView):
+    """`GET /api/doorward/clips/{entry_id}/{clip_id}/{video|thumbnail}`, relayed from the hub."""
+
+    url = CLIP_URL
+    name = "api:doorward:clip"
+
+    async def get(
+        self, request: web.Request, entry_id: str, clip_id: str, kind: str
+    ) -> web.StreamResponse:
+        """Relay the file from the hub as it arrives."""
+        entry = self._entry(entry_id)
+        if entry is None or kind not in (CLIP_VIDEO, CLIP_THUMBNAIL) or not clip_id.isdecimal():
+            return web.Response(status=HTTPStatus.NOT_FOUND)
+        return await self._relay_or_error(request, entry, f"/clips/{int(clip_id)}/{kind}", clip_id)
+
+
+class DoorwardNeighborPostView(_DoorwardRelayView):
+    """`GET /api/doorward/neighborhood/{entry_id}/{event_id}/{video|thumbnail}`: a neighbor's
+    post, relayed from the hub (which decrypted it and checked its manifest)."""
+
+    url = NEIGHBOR_POST_URL
+    name = "api:doorward:neighbor_post"
+
+    async def get(
+        self, request: web.Request, entry_id: str, event_id: str, kind: str
+    ) -> web.StreamResponse:
+        """Relay the file from the hub as it arrives."""
+        entry = self._entry(entry_id)
+        if entry is None or kind not in (CLIP_VIDEO, CLIP_THUMBNAIL) or not event_id:
+            return web.Response(status=HTTPStatus.NOT_FOUND)
+        return await self._relay_or_error(
+            request, entry, f"/neighborhood/posts/{event_id}/{kind}", event_id
+        )

@@ -18,6 +18,7 @@ from zeroconf import InterfaceChoice
 from zeroconf.asyncio import AsyncZeroconf
 
 from doorward_hub import __version__
+from doorward_hub.audit.log import AuditLog
 from doorward_hub.auth.pairing import Pairing
 from doorward_hub.auth.tokens import TokenRegistry
 from doorward_hub.config import HubConfig
@@ -29,11 +30,16 @@ from doorward_hub.devices.drivers import create_drivers
 from doorward_hub.devices.drivers.base import HubEndpoint
 from doorward_hub.devices.snapshots import SnapshotStore
 from doorward_hub.events.bus import EventBus
+from doorward_hub.exports import identity_key
+from doorward_hub.exports.recorded_clips import RecordedClips
+from doorward_hub.neighborhood.feed import Comment, NeighborPost
+from doorward_hub.neighborhood.service import GroupStatus, NeighborhoodService
 from doorward_hub.recording.library import ClipLibrary
 from doorward_hub.recording.recorder import Recorder
 from doorward_hub.storage.repositories import Repositories
 from doorward_hub.web.keys import HubIdentity
 from doorward_hub.web.server import create_app
+from doorward_hub.wire import messages, objects
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -57,6 +63,8 @@ class Hub:
     snapshots: SnapshotStore
     pairing: Pairing
     tokens: TokenRegistry
+    audit: AuditLog
+    neighborhood: NeighborhoodService
     web_app: web.Application
     hub_id: str
     port: int
@@ -129,6 +137,21 @@ class Hub:
         self.recorder = Recorder(config.recording, library, self.doorbells)
         self.doorbells.add_listener(self.recorder)
 
+        # The neighborhood: the hub's Matrix membership, its feed, and the export path by which
+        # a person's share leaves the hub (nothing shares on its own).
+        self.audit = await AuditLog.open(config.data_dir)
+        self.neighborhood = NeighborhoodService(
+            config.data_dir,
+            hub_name=config.name,
+            identity=await asyncio.to_thread(identity_key.load_or_create, config.data_dir),
+            audit=self.audit,
+            clips=RecordedClips(repositories.clips, library),
+            received_retention_days=config.neighborhood.received_retention_days,
+        )
+        self._publish_neighborhood()
+        await self.neighborhood.start()
+        stack.push_async_callback(self.neighborhood.stop)
+
         # The web server goes last on the way down: doorbell links close first, so in-flight
         # events are stored and published, then clients are told to resume, then it closes.
         self.web_app = create_app(
@@ -141,6 +164,7 @@ class Hub:
             pairing=self.pairing,
             tokens=self.tokens,
             session=self.session,
+            neighborhood=self.neighborhood,
         )
         runner = web.AppRunner(
             self.web_app,
@@ -208,6 +232,34 @@ class Hub:
         while True:
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
             await self.pairing.refresh_if_expired()
+            await self.neighborhood.enforce_retention()
+
+    def _publish_neighborhood(self) -> None:
+        """Push neighbors' posts and comments and the group status to the WebSocket clients."""
+        self.neighborhood.subscribe(self._publish_neighbor_item)
+        self.neighborhood.subscribe_status(self._publish_neighborhood_status)
+
+    def _publish_neighbor_item(self, item: NeighborPost | Comment) -> None:
+        """Push a neighbor's post or comment to the WebSocket clients (live only; the posts
+        route lists what a client missed)."""
+        if isinstance(item, NeighborPost):
+            post = objects.NeighborPost.from_dict(item.to_json())
+            self.bus.publish(messages.NeighborPostMessage(post).to_dict())
+        else:
+            comment = messages.NeighborCommentRef(
+                event_id=item.event_id,
+                post_event_id=item.post_event_id,
+                sender=item.sender,
+                sent_ms=item.sent_ms,
+                body=item.body,
+            )
+            self.bus.publish(messages.NeighborCommentMessage(comment).to_dict())
+
+    def _publish_neighborhood_status(self, status: GroupStatus) -> None:
+        """Push the neighborhood status when it changes (live only; the status route gives it
+        after a reconnect)."""
+        wire = objects.NeighborhoodStatus.from_dict(status.to_json())
+        self.bus.publish(messages.NeighborhoodMessage(wire).to_dict())
 
     async def run_until_signalled(self, exit_deadline: float | None = None) -> None:
         """Start, run until SIGINT or SIGTERM, then stop.

@@ -13,6 +13,7 @@ from doorward_hub.auth.pairing import Pairing
 from doorward_hub.config import ConfigError, HubConfig, load_config
 from doorward_hub.core.logs import configure_logging
 from doorward_hub.core.memory import limit_heap_growth
+from doorward_hub.neighborhood import cli as group_cli
 from doorward_hub.storage.migrations import SchemaTooNew
 from doorward_hub.storage.repositories import Repositories
 
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     code.set_defaults(func=_pairing_code)
 
     _register_simulator(commands)
+    group_cli.register(commands)
     return parser
 
 

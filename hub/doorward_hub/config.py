@@ -33,6 +33,13 @@ class RecordingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class NeighborhoodConfig:
+    """Neighborhood group settings (the `neighborhood` key). See docs/hub-api.md."""
+
+    received_retention_days: float = 7.0
+
+
+@dataclass(frozen=True, slots=True)
 class HubConfig:
     """Validated hub settings. See docs/hub-api.md for the meaning of each key."""
 
@@ -48,6 +55,7 @@ class HubConfig:
     log_format: str = "text"
     log_level: str = "info"
     recording: RecordingConfig = field(default_factory=RecordingConfig)
+    neighborhood: NeighborhoodConfig = field(default_factory=NeighborhoodConfig)
 
     def __post_init__(self) -> None:
         """Expand `~` in the data folder."""
@@ -96,6 +104,15 @@ RECORDING_SCHEMA = vol.Schema(
     extra=vol.PREVENT_EXTRA,
 )
 
+NEIGHBORHOOD_SCHEMA = vol.Schema(
+    {
+        vol.Optional("received_retention_days"): vol.All(
+            vol.Coerce(float), vol.Range(min=0.01, max=3650)
+        ),
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
 SCHEMA = vol.Schema(
     {
         vol.Optional("data_dir"): vol.All(str, _non_empty),
@@ -112,6 +129,7 @@ SCHEMA = vol.Schema(
         vol.Optional("log_format"): vol.In(["text", "json"]),
         vol.Optional("log_level"): vol.In(["debug", "info", "warning", "error"]),
         vol.Optional("recording"): vol.Any(None, RECORDING_SCHEMA),
+        vol.Optional("neighborhood"): vol.Any(None, NEIGHBORHOOD_SCHEMA),
     },
     extra=vol.PREVENT_EXTRA,
 )
@@ -136,6 +154,8 @@ def validate(raw: dict[str, Any], source: str = "configuration") -> HubConfig:
         values["data_dir"] = Path(values["data_dir"])
     if "recording" in values:
         values["recording"] = RecordingConfig(**(values["recording"] or {}))
+    if "neighborhood" in values:
+        values["neighborhood"] = NeighborhoodConfig(**(values["neighborhood"] or {}))
     return HubConfig(**values)
 
 

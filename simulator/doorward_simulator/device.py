@@ -170,10 +170,12 @@ class SimulatedDoorbell:
         audio: bool = False,
         heartbeat: float = HEARTBEAT,
         footage: Footage | None = None,
+        capabilities: Sequence[str] = CAPABILITIES,
     ) -> None:
         """Describe the doorbell; nothing runs until `start`.
 
         `audio` adds a microphone to the live video: a 440 Hz tone as an AAC track.
+        `capabilities` are what the doorbell announces (one without a camera leaves out "video").
 
         `zeroconf` is shared if given; otherwise the doorbell makes its own on `interfaces`
         (default: the `host` address, or every interface when `host` is 0.0.0.0 or ::).
@@ -186,6 +188,7 @@ class SimulatedDoorbell:
         ipaddress.ip_address(host)  # an IP address, not a host name
         self.device_id = device_id
         self.name = name
+        self.capabilities = tuple(capabilities)
         self.host = host
         self.port = port
         self.boot = ""
@@ -233,6 +236,11 @@ class SimulatedDoorbell:
         return time.monotonic() < self._window_closes
 
     @property
+    def video_viewers(self) -> int:
+        """How many live video streams are being served right now."""
+        return len(self._viewers)
+
+    @property
     def service_name(self) -> str | None:
         """The full mDNS service name once registered (a suffix is added on name conflicts)."""
         return self._service.name if self._service else None
@@ -245,7 +253,7 @@ class SimulatedDoorbell:
             "model": MODEL,
             "firmware": FIRMWARE_VERSION,
             "protocol": PROTOCOL_VERSION,
-            "capabilities": list(CAPABILITIES),
+            "capabilities": list(self.capabilities),
             "paired": self.paired,
         }
 
@@ -303,7 +311,7 @@ class SimulatedDoorbell:
                 "id": self.device_id,
                 "model": MODEL,
                 "proto": str(PROTOCOL_VERSION),
-                "caps": ",".join(CAPABILITIES),
+                "caps": ",".join(self.capabilities),
                 "name": self.name,
             },
             server=f"{self.device_id}.local.",

@@ -43,8 +43,9 @@ CHROMIUM_FLAGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 SCREENSHOTS = REPO / ".browser-test" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-# Home Assistant's first start in a fresh folder, and adding the hub, take well under this.
-DEMO_START_TIMEOUT = 240.0
+# Home Assistant's first start in a fresh folder, adding the hub, a new homeserver and group, and
+# the neighbor's share take well under this.
+DEMO_START_TIMEOUT = 540.0
 
 
 @dataclass
@@ -54,6 +55,9 @@ class DemoStack:
     folder: Path
     hub_port: int = field(default_factory=free_port)
     ha_port: int = field(default_factory=free_port)
+    synapse_port: int = field(default_factory=free_port)
+    neighbor_hub_port: int = field(default_factory=free_port)
+    neighbor_doorbell_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     home_assistant: dict[str, Any] = field(default_factory=dict)
     doorbells: list[dict[str, Any]] = field(default_factory=list)
@@ -82,7 +86,10 @@ class DemoStack:
         with self.console_log.open("ab") as console:
             self.process = subprocess.Popen(
                 [sys.executable, str(REPO / "scripts" / "demo.py"), "--dir", str(self.folder),
-                 "--hub-port", str(self.hub_port), "--ha-port", str(self.ha_port)],
+                 "--hub-port", str(self.hub_port), "--ha-port", str(self.ha_port),
+                 "--synapse-port", str(self.synapse_port),
+                 "--neighbor-hub-port", str(self.neighbor_hub_port),
+                 "--neighbor-doorbell-port", str(self.neighbor_doorbell_port)],
                 cwd=REPO, stdout=console, stderr=subprocess.STDOUT,
             )  # fmt: skip
         deadline = time.monotonic() + DEMO_START_TIMEOUT
@@ -140,8 +147,8 @@ def screenshots() -> Path:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     """The demo, started from scratch (as on a fresh clone), stopped at the end."""
     stack = DemoStack(tmp_path_factory.mktemp("demo") / "state")
-    stack.start()
     try:
+        stack.start()
         yield stack
     finally:
         stack.stop()

@@ -3,7 +3,8 @@
 `scripts/demo` starts the hub, two simulated doorbells and Home Assistant; a headless Chromium
 logs in, finds the hub and the doorbells, watches the live view, presses a doorbell and sees the
 ring and its picture, plays the clip in the media browser, makes an automation from the
-notify-on-ring blueprint and sees it fire, and looks at a doorbell in privacy mode. Then the
+notify-on-ring blueprint and sees it fire, looks at a doorbell in privacy mode, and sees the post
+a neighbor household (its own hub, in the demo's neighborhood group) shared. Then the
 console, Home Assistant's log and its listening sockets are checked, and the demo is run again
 on the same folder: the same doorbells come back.
 
@@ -17,6 +18,7 @@ import re
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -26,8 +28,12 @@ from tests.support import LOOPBACK
 
 from .conftest import BrowserLog, DemoStack
 
-# The first step also waits for the demo to start (Home Assistant's first start included).
-pytestmark = pytest.mark.timeout(300)
+# The first step also waits for the demo to start (Home Assistant's first start, a new homeserver
+# and group included; conftest.DEMO_START_TIMEOUT is shorter, so a slow start stops the demo).
+pytestmark = pytest.mark.timeout(600)
+# Home Assistant's pages render slowly on a loaded machine: wait up to 20 s for what should show
+# (Playwright's default is 5 s). A wait limit, not a speed target.
+expect.set_options(timeout=20_000)
 
 DOORBELLS = ("Doorbell 1", "Doorbell 2")
 # What each doorbell shows on its device page: the camera (named after the device) and these.
@@ -68,6 +74,8 @@ BLUEPRINT_FIRST_INPUTS = {
 }
 # Parts of Doorward a browser talks to: its pages, its brand images, its media and entities.
 DOORWARD_MARKERS = ("doorward", "doorbell_1", "doorbell_2", "demo_hub")
+# What the neighbor household writes with the clip it shares (scripts/demo_neighborhood.py).
+SHARE_MESSAGE = "Parcel delivered at the neighbor's door (shared from the Doorward demo)"
 
 
 def shot(page: Page, screenshots: Path, name: str) -> None:
@@ -128,10 +136,11 @@ def test_default_config_integrations_loaded(page: Page, demo: DemoStack) -> None
 def test_integration_page_shows_hub_and_doorbells(
     page: Page, demo: DemoStack, screenshots: Path
 ) -> None:
-    """The Doorward page lists the hub and both doorbells; each doorbell has its entities."""
+    """The Doorward page lists the hub, both doorbells and the neighborhood group's device; each
+    doorbell has its entities."""
     page.goto(f"{demo.url}/config/integrations/integration/doorward")
-    expect(visible(page.get_by_text("3 devices"))).to_be_visible()
-    for name in ("Demo hub", *DOORBELLS):
+    expect(visible(page.get_by_text("4 devices"))).to_be_visible()
+    for name in ("Demo hub", *DOORBELLS, "Demo Street"):
         expect(visible(page.get_by_text(name, exact=True)).first).to_be_visible()
     shot(page, screenshots, "03-integration")
     for number, name in enumerate(DOORBELLS, 1):
@@ -282,6 +291,55 @@ def test_privacy_mode_explains_the_blank_camera(
     page.keyboard.press("Escape")
 
 
+def neighbor_post_entity(page: Page) -> dict[str, Any]:
+    """The hub's `neighbor_post` event entity as the frontend knows it (registry entry + state).
+
+    Found by its platform and translation key, not its entity id: that changes if the entity
+    moves to another device (a group's).
+    """
+    found = page.evaluate(
+        """() => {
+            const hass = document.querySelector('home-assistant').hass;
+            const entry = Object.values(hass.entities).find(
+                e => e.platform === 'doorward' && e.translation_key === 'neighbor_post');
+            return entry ? {...entry, state: hass.states[entry.entity_id]} : null;
+        }"""
+    )
+    assert found is not None, "no Doorward neighbor_post entity"
+    return dict(found)
+
+
+def test_neighbor_post_shows(page: Page, demo: DemoStack, screenshots: Path) -> None:
+    """The neighbor household's shared clip arrived: the "Neighbor post" event fired, verified."""
+    page.goto(f"{demo.url}/config/integrations/integration/doorward")
+    entity = neighbor_post_entity(page)
+    attributes = entity["state"]["attributes"]
+    assert attributes["event_type"] == "neighbor_post"
+    assert attributes["message"] == SHARE_MESSAGE
+    assert attributes["verified"] is True, attributes.get("verification")
+    assert attributes["has_video"] is True
+    assert isinstance(attributes["cells_from_home"], int)
+    page.goto(f"{demo.url}/config/devices/device/{entity['device_id']}")
+    expect(visible(page.get_by_text("Device info"))).to_be_visible()
+    shot(page, screenshots, "16-neighbor-post-device")
+    # The entity's row in the device's "Events" card (the Activity card names it too).
+    events = page.locator("ha-card").filter(has_text="Events")
+    visible(events.get_by_text("Neighbor post", exact=True)).first.click()
+    dialog = page.locator("ha-more-info-dialog")
+    expect(dialog).to_be_visible()
+    # The event's more-info shows its type and when it fired (no attributes there).
+    expect(dialog).to_contain_text("Neighbor post")
+    expect(dialog).to_contain_text(re.compile(r"\bago\b"))
+    shot(page, screenshots, "16-neighbor-post")
+    page.keyboard.press("Escape")
+    # What the event carries, as Developer tools → States shows it.
+    page.goto(f"{demo.url}/developer-tools/state")
+    message = visible(page.get_by_text(SHARE_MESSAGE)).first
+    message.scroll_into_view_if_needed()
+    expect(message).to_be_visible()
+    shot(page, screenshots, "16-neighbor-post-attributes")
+
+
 def test_no_browser_errors_from_doorward(browser_log: BrowserLog) -> None:
     """Nothing of Doorward's failed in the browser: no console error, no failed request."""
 
@@ -353,6 +411,12 @@ def test_console_ends_with_one_clear_block(demo: DemoStack) -> None:
         assert json.loads(response.read())["token"]
     for doorbell in demo.doorbells:
         assert f"doorward-hub press {doorbell['url']}" in block
+    # The neighborhood: the homeserver, the group, the neighbor's hub, an invite to try by hand.
+    assert f"homeserver:      http://{LOOPBACK}:{demo.synapse_port}" in block
+    assert "group:           'Demo Street'" in block
+    assert f"neighbor's hub:  http://{LOOPBACK}:{demo.neighbor_hub_port}" in block
+    assert re.search(r"^  doorward-invite:[A-Za-z0-9_-]+$", block, flags=re.MULTILINE)
+    assert "Home Assistant shows the neighbor's post (now)" in console
     assert "Traceback" not in console
 
 
@@ -360,17 +424,23 @@ def test_second_run_reuses_the_doorbells(page: Page, demo: DemoStack, screenshot
     """Run the demo again on the same folder: the same hub and doorbells, nothing doubled."""
     ids = [doorbell["id"] for doorbell in demo.doorbells]
     demo.stop()
+    printed_before = demo.console_log.stat().st_size
     demo.start()
     assert [doorbell["id"] for doorbell in demo.doorbells] == ids
+    # The same group, and no second share: a share is one person's decision, made once.
+    printed = demo.printed(printed_before)
+    assert "the group 'Demo Street' exists" in printed
+    assert "a re-run shares nothing again" in printed
+    assert "Home Assistant shows the neighbor's post (from an earlier run)" in printed
     page.goto(f"{demo.url}/config/integrations/integration/doorward")
     if page.get_by_role("textbox", name="Username").count():
         page.get_by_role("textbox", name="Username").fill(demo.home_assistant["user"])
         page.get_by_role("textbox", name="Password").fill(demo.home_assistant["password"])
         page.keyboard.press("Enter")
-    expect(visible(page.get_by_text("3 devices"))).to_be_visible()
-    shot(page, screenshots, "16-second-run")
+    expect(visible(page.get_by_text("4 devices"))).to_be_visible()
+    shot(page, screenshots, "17-second-run")
     open_device(page, demo, "Doorbell 1")
-    shot(page, screenshots, "17-second-run-doorbell")
+    shot(page, screenshots, "18-second-run-doorbell")
     # The doorbell is back: online, its camera idle, the clip of the first run still there.
     diagnostic = page.locator("ha-card").filter(has_text="Diagnostic")
     expect(diagnostic.get_by_text("Online")).to_be_visible(timeout=30_000)

@@ -17,40 +17,9 @@ import pytest
 from doorward_hub.app import Hub
 from doorward_hub.config import HubConfig
 
-from ..support import LOOPBACK, free_port, wait_for
+from ..support import LOOPBACK, free_port, loose_secrets, wait_for
 
-__all__ = ["LOOPBACK", "free_port", "wait_for"]
-
-
-SECRET_PATTERNS = ("hub.db*", "pairing-code", "*.key", "clips", "clips/**/*", "snapshots/**/*")
-"""What the hub writes into its data folder (a test may put its own files next to them)."""
-
-
-def loose_secrets(root: Path) -> list[str]:
-    """Files and folders of every hub data folder under `root` that others could read."""
-    loose = []
-    for database in root.rglob("hub.db"):
-        data_dir = database.parent
-        paths = {data_dir} | {p for pattern in SECRET_PATTERNS for p in data_dir.glob(pattern)}
-        for path in sorted(paths):
-            if path.is_symlink() or not path.exists():
-                continue
-            want = 0o700 if path.is_dir() else 0o600
-            if path.stat().st_mode & 0o777 != want:
-                loose.append(f"{path.relative_to(root)} {path.stat().st_mode & 0o777:o}")
-    return loose
-
-
-@pytest.fixture(autouse=True)
-def no_readable_secrets(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Guard: no test leaves a hub data folder (database, keys, codes, clips, snapshots) that
-    another local user could read (checked after the hub has stopped)."""
-    root: Path | None = None
-    if "tmp_path" in request.fixturenames:
-        root = request.getfixturevalue("tmp_path")
-    yield
-    if root is not None:
-        assert not loose_secrets(root), "world- or group-readable hub files left behind"
+__all__ = ["LOOPBACK", "free_port", "loose_secrets", "wait_for"]
 
 
 def hub_config(data_dir: Path, **changes: Any) -> HubConfig:

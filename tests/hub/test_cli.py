@@ -68,5 +68,5 @@ def test_a_database_from_a_newer_hub_is_refused_with_a_message(tmp_path: Path) -
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "doorward-hub: cannot open the database: "
-        "the database has schema version 99; this hub knows up to 3"
+        "the database has schema version 99; this hub knows up to 4"
     )

@@ -288,7 +288,12 @@ async def test_every_route_answers_as_the_document_says(contract: Contract) -> N
         ("PUT", "/doorbells/{doorbell_id}/credentials", 202),
         ("GET", "/notify/{driver}/{doorbell_id}/{secret}/{event}", 204),
     }
-    assert expected - contract.checker.seen == doorbird_only
+    # The neighborhood's successes need a group on a real homeserver: test_hub_api in the
+    # neighborhood suite checks every one of its answers against this document.
+    neighborhood = {
+        key for key in expected if key[1].startswith("/neighborhood") or key[1].endswith("/share")
+    }
+    assert expected - contract.checker.seen == doorbird_only | neighborhood
 
 
 def _json_type() -> dict[str, str]:

@@ -96,6 +96,29 @@ async def test_pairing_codes_expire_after_15_minutes(pairing: Pairing, clock: Cl
     assert await pairing.redeem(stale, "at the minute", source()) is None
 
 
+async def test_an_unused_code_dies_of_age_alone(pairing: Pairing, clock: Clock) -> None:
+    """Nothing but time ends this code: no other code is used in between (using one replaces
+    every outstanding code, which would hide codes that never expire)."""
+    used = await pairing.new_code()
+    clock.now += 15 * 60 - 1
+    assert await pairing.redeem(used, "in time", source()) is not None
+    late = await pairing.new_code()
+    clock.now += 15 * 60
+    assert await pairing.redeem(late, "at the minute", source()) is None
+
+
+async def test_the_console_code_dies_of_age_even_if_nothing_replaces_it(
+    pairing: Pairing, clock: Clock, tmp_path: Path
+) -> None:
+    """The console code's own expiry ends it, housekeeping or not."""
+    console = await pairing.refresh_console_code("test")
+    clock.now += 15 * 60 - 1
+    assert await pairing.redeem(console, "in time", source()) is not None
+    replaced = console_code(tmp_path)  # made when the first one was used
+    clock.now += 15 * 60
+    assert await pairing.redeem(replaced, "at the minute", source()) is None
+
+
 async def test_the_console_code_is_replaced_when_it_expires_or_is_used(
     pairing: Pairing, clock: Clock, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,15 +25,14 @@ from doorward_hub.devices.drivers.base import VideoSource
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip, ClipTrigger
 from doorward_hub.recording import library as library_module
-from doorward_hub.recording.library import MIB, ClipLibrary
+from doorward_hub.recording.library import MIB, ClipLibrary, clip_announcement
+from doorward_hub.recording.mp4 import thumbnail_size
 from doorward_hub.recording.stream import DoorbellStream
-from doorward_hub.recording.writer import thumbnail_size
 from doorward_hub.storage.repositories import Repositories
 from doorward_simulator.device import SimulatedDoorbell
 from doorward_simulator.video import Picture
 
-from .conftest import LOOPBACK, Process, free_port, hub_config, pair_client, wait_for
-from .test_processes import serve_args, start_simulator, wait_until_serving
+from .conftest import LOOPBACK, hub_config, pair_client, wait_for
 
 PRE, POST = 2.0, 2.0
 GOP = 1.0  # the simulator's keyframe interval
@@ -574,7 +572,7 @@ async def test_retention_deletes_old_clips_and_honours_the_limits(
         clip = Clip(
             0, doorbell_id, ClipTrigger.PRESS, None, start, start, start + 5, size, "", name
         )
-        return await store.add_clip(clip)
+        return (await store.add_clip(clip, clip_announcement))[0]
 
     old = await add("front", 8, 1000)
     recent = [await add("front", age, 400 * 1024) for age in (3, 2, 1)]
@@ -621,8 +619,8 @@ async def add_clip(
     write_atomically(library.path(name), b"\0" * size)
     write_atomically(library.path(name.removesuffix(".mp4") + ".jpg"), b"\xff\xd8")
     clip = Clip(0, doorbell_id, ClipTrigger.PRESS, None, start, start, start + 5, size, "", name)
-    added: Clip = await store.add_clip(clip)
-    return added
+    added: tuple[Clip, object] = await store.add_clip(clip, clip_announcement)
+    return added[0]
 
 
 async def test_free_disk_retention_deletes_only_until_there_is_room(
@@ -677,8 +675,9 @@ async def test_retention_limits_are_exact(session: SessionFactory) -> None:
         start = now - ended_ago - 5
         name = library.new_file_name("front", start)
         write_atomically(library.path(name), b"\0")
-        clip = await store.add_clip(
-            Clip(0, "front", ClipTrigger.PRESS, None, start, start, start + 5, 1, "", name)
+        clip, _ = await store.add_clip(
+            Clip(0, "front", ClipTrigger.PRESS, None, start, start, start + 5, 1, "", name),
+            clip_announcement,
         )
         deleted = [c.id for c in await library.enforce_retention()]
         assert deleted == ([clip.id] if doomed else []), ended_ago
@@ -767,7 +766,7 @@ async def test_clip_listing_pages_and_filters(session: SessionFactory) -> None:
             "",
             name,
         )
-        ids.append((await store.add_clip(clip)).id)
+        ids.append((await store.add_clip(clip, clip_announcement))[0].id)
     page = await client.get("clips?limit=2")
     assert [c["id"] for c in page["clips"]] == ids[:2:-1][:2]
     assert page["more"] is True
@@ -790,49 +789,3 @@ def test_recording_config_names_the_bad_key() -> None:
     ]:
         with pytest.raises(ConfigError, match=names):
             validate(raw)
-
-
-async def test_a_hub_killed_while_writing_leaves_folder_and_index_in_agreement(
-    tmp_path: Path, processes: Callable[[list[str], str], Process], http: aiohttp.ClientSession
-) -> None:
-    port = free_port()
-    data = tmp_path / "hub"
-    config = tmp_path / "hub.yaml"
-    config.write_text("recording: {pre_roll_seconds: 1, post_roll_seconds: 1}\n")
-    args = [*serve_args(data, port), "--config", str(config)]
-    hub = processes(args, "hub")
-    door = await start_simulator(processes, tmp_path, "door")
-    await wait_until_serving(http, hub, port)
-    base = f"http://{LOOPBACK}:{port}/api/v1"
-    token = await pair_client(
-        http, f"http://{LOOPBACK}:{port}", (data / "pairing-code").read_text().strip()
-    )
-    headers = {"Authorization": f"Bearer {token}"}
-
-    async def record(duration: float) -> bool:
-        async with http.post(
-            f"{base}/doorbells/{door['id']}/record", headers=headers, json={"duration": duration}
-        ) as response:
-            return response.status == 202
-
-    clips = data / "clips"
-    # A finished clip first, then one that is being written when the hub dies.
-    await wait_for(lambda: record(1), timeout=30)
-    await wait_for(lambda: list(clips.glob("*.mp4")), timeout=30)
-    await wait_for(lambda: record(60), timeout=30)
-    await wait_for(lambda: list(clips.glob("*.partial")), timeout=30)
-    hub.stop(signal.SIGKILL)
-    assert list(clips.glob("*.partial")), "the kill happened mid-write"
-
-    hub = processes(args, "hub-again")
-    await wait_until_serving(http, hub, port)
-    async with http.get(f"{base}/clips", headers=headers) as response:
-        listed = (await response.json())["clips"]
-    files = {p.name for p in clips.iterdir()}
-    indexed = {c["file_name"] for c in listed}
-    assert not any(name.endswith(".partial") for name in files)
-    assert {name for name in files if name.endswith(".mp4")} == indexed
-    assert len(indexed) == 1
-    for clip in listed:
-        async with http.get(f"{base}/clips/{clip['id']}/video", headers=headers) as response:
-            assert hashlib.sha256(await response.read()).hexdigest() == clip["sha256"]

@@ -89,7 +89,7 @@ async def test_schemathesis_finds_nothing(
         str(report),
     ]
     run = subprocess.run(  # noqa: ASYNC221 - the hub under test is another process
-        command, capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path
+        command, capture_output=True, text=True, timeout=840, check=False, cwd=tmp_path
     )
     assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
     tracebacks = [line[:300] for line in hub.output().splitlines() if "Traceback" in line]

@@ -113,7 +113,7 @@ async def test_a_new_database_gets_the_latest_schema(tmp_path: Path) -> None:
         assert [d.id for d in await stored.doorbells.load_doorbells()] == ["front"]
     finally:
         await stored.close()
-    assert _version(tmp_path / "hub.db") == LATEST_VERSION == 3
+    assert _version(tmp_path / "hub.db") == LATEST_VERSION == 4
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 PARTIAL_SUFFIX = ".partial"
 """Added to a file's name while it is written; such files are left-overs after a crash."""
@@ -21,6 +23,19 @@ def write_atomically(target: Path, data: bytes) -> None:
         file.flush()
         os.fsync(file.fileno())
     partial.replace(target)
+
+
+def write_json_atomically(target: Path, data: Any) -> None:
+    """`write_atomically` of `data` as JSON (blocking: call it off the event loop)."""
+    write_atomically(target, json.dumps(data, indent=2, sort_keys=True).encode())
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in `path`, or None when the file does not exist."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
 
 
 PRIVATE_FOLDER = 0o700

@@ -1,8 +1,10 @@
 """The clip library: the clips folder, its index in the store, and retention.
 
 A clip is `<name>.mp4` plus its thumbnail `<name>.jpg`. Files are written under a `.partial` name
-and renamed into place before the index row is added; deletion removes the row first. So after a
-crash the folder and the index can only disagree by leftovers, which `reconcile` removes at start.
+and renamed into place before the index row is added; deletion removes the row first. A clip's
+journal `<name>.json` lives from its first frame until its row is added. So after a crash the
+folder and the index disagree only by clips with a journal, which `reconcile` recovers and
+indexes at start (see `recovery`), and by leftovers, which it removes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ from doorward_hub.config import RecordingConfig
 from doorward_hub.core.files import PARTIAL_SUFFIX, private_folder
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip
-from doorward_hub.storage.clips import ClipRepository
+from doorward_hub.recording.journal import SUFFIX as JOURNAL_SUFFIX
+from doorward_hub.recording.journal import journal_path
+from doorward_hub.recording.recovery import discard, recover_clip
+from doorward_hub.recording.writer import FINISHING_SUFFIX
+from doorward_hub.storage.clips import ClipRepository, Notice
 from doorward_hub.wire import messages, objects
 
 _LOGGER = logging.getLogger(__name__)
@@ -32,6 +38,16 @@ RETENTION_INTERVAL = 60.0
 MIB = 1024 * 1024
 DAY = 86400.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9-]")
+
+
+def clip_announcement(clip: Clip, seq: int) -> Notice:
+    """The push message announcing a stored clip."""
+    return messages.ClipMessage(objects.Clip.of(clip), seq).to_dict()
+
+
+def removal_announcement(clip_id: int, seq: int) -> Notice:
+    """The push message announcing a clip's removal."""
+    return messages.ClipRemoved(clip_id, seq).to_dict()
 
 
 def free_bytes(folder: Path) -> int:
@@ -92,12 +108,20 @@ class ClipLibrary:
                 _LOGGER.exception("Retention pass failed")
 
     async def reconcile(self) -> None:
-        """Make folder and index agree: drop partial files, rows without a video, stray files."""
+        """Make folder and index agree: recover and index clips the index lacks, drop rows
+        without a video, then drop left-over files."""
+        clips = await self._store.all_clips()
+        names = await asyncio.to_thread(lambda: {p.name for p in self.folder.iterdir()})
+        indexed_videos = {clip.file_name for clip in clips}
+        for name in sorted(names):
+            video = name.removesuffix(JOURNAL_SUFFIX) + ".mp4"
+            if name.endswith(JOURNAL_SUFFIX) and video not in indexed_videos:
+                await self._recover(self.path(video))
         clips = await self._store.all_clips()
         names = await asyncio.to_thread(lambda: {p.name for p in self.folder.iterdir()})
         missing = [clip for clip in clips if clip.file_name not in names]
         if missing:
-            await self._store.delete_clips([clip.id for clip in missing])
+            await self._remove_rows([clip.id for clip in missing])
             for clip in missing:
                 _LOGGER.warning(
                     "Removed a clip whose file is missing",
@@ -107,8 +131,8 @@ class ClipLibrary:
         stray = sorted(
             name
             for name in names
-            if name.endswith(PARTIAL_SUFFIX)
-            or (name.endswith((".mp4", ".jpg")) and name not in indexed)
+            if name.endswith((PARTIAL_SUFFIX, FINISHING_SUFFIX))
+            or (name.endswith((".mp4", ".jpg", JOURNAL_SUFFIX)) and name not in indexed)
         )
         for name in stray:
             await asyncio.to_thread(self.path(name).unlink, missing_ok=True)
@@ -116,9 +140,29 @@ class ClipLibrary:
         for clip in missing:
             await asyncio.to_thread(self.path(clip.thumbnail_name).unlink, missing_ok=True)
 
+    async def _recover(self, video: Path) -> None:
+        clip = await asyncio.to_thread(recover_clip, video)
+        if clip is None:
+            await asyncio.to_thread(discard, video)
+            _LOGGER.warning(
+                "Removed a cut-off clip without a whole frame", extra={"file": video.name}
+            )
+            return
+        _LOGGER.warning(
+            "Recovered a clip cut off by a stop",
+            extra={"file": video.name, "seconds": round(clip.end - clip.start, 2)},
+        )
+        await self._index(clip)
+
     async def add(self, clip: Clip) -> Clip:
         """Index a clip whose files are in place, announce it, and apply the size limits."""
-        clip = await self._store.add_clip(clip)
+        clip = await self._index(clip)
+        await self.enforce_retention()
+        return clip
+
+    async def _index(self, clip: Clip) -> Clip:
+        clip, _ = await self._store.add_clip(clip, clip_announcement, self._bus.publish)
+        await asyncio.to_thread(journal_path(self.path(clip.file_name)).unlink, missing_ok=True)
         _LOGGER.info(
             "Recorded a clip",
             extra={
@@ -129,8 +173,6 @@ class ClipLibrary:
                 "bytes": clip.size,
             },
         )
-        self._bus.publish(messages.ClipMessage(objects.Clip.of(clip)).to_dict())
-        await self.enforce_retention()
         return clip
 
     async def delete(self, clip: Clip, reason: str) -> None:
@@ -139,7 +181,7 @@ class ClipLibrary:
             await self._delete(clip, reason)
 
     async def _delete(self, clip: Clip, reason: str) -> None:
-        await self._store.delete_clips([clip.id])
+        await self._remove_rows([clip.id])
         for name in (clip.file_name, clip.thumbnail_name):
             await asyncio.to_thread(self.path(name).unlink, missing_ok=True)
         _LOGGER.info(
@@ -148,7 +190,9 @@ class ClipLibrary:
             reason,
             extra={"clip_id": clip.id, "doorbell_id": clip.doorbell_id, "reason": reason},
         )
-        self._bus.publish(messages.ClipRemoved(clip.id).to_dict())
+
+    async def _remove_rows(self, clip_ids: list[int]) -> None:
+        await self._store.delete_clips(clip_ids, removal_announcement, self._bus.publish)
 
     async def enforce_retention(self) -> list[Clip]:
         """Delete clips past their doorbell's age limit, then the oldest ones while the total

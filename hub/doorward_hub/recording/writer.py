@@ -1,5 +1,6 @@
-"""Writing one clip: packets copied into MP4 (or MJPEG transcoded to H.264) in the stream's
-thread, then finished in a worker thread: faststart, fsync, SHA-256, the thumbnail, the rename."""
+"""Writing one clip: packets copied into a fragmented MP4 (or MJPEG transcoded to H.264) in the
+stream's thread, with its journal once the first frame is in; then finished in a worker thread:
+remuxed with its index first, fsync, SHA-256, the thumbnail, the rename."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from typing import Any
 
 import av
 import av.logging
-from av.video.reformatter import ColorRange, Interpolation
 
 from doorward_hub.core.files import PARTIAL_SUFFIX, create_private_file, write_atomically
 from doorward_hub.models import Clip, ClipTrigger
+from doorward_hub.recording.journal import ClipJournal, journal_path
+from doorward_hub.recording.mp4 import RECORDING_OPTIONS, jpeg, remux_faststart
 
 # PyAV's bridge from FFmpeg's log callback into Python logging has deadlocked threads: keep it off.
 av.logging.set_level(None)
@@ -25,10 +27,8 @@ av.logging.set_level(None)
 _LOGGER = logging.getLogger(__name__)
 
 TRANSCODE_TIME_BASE = Fraction(1, 1000)
-THUMBNAIL_MAX_SIDE = 640
-"""Thumbnails fit in this square (as 640x360 event thumbnails do elsewhere): a 1080p frame
-encoded at full size costs more CPU than the whole clip's stream copy, and 300 kB per
-notification where 20 kB shows the same."""
+FINISHING_SUFFIX = ".finishing"
+"""Added to a clip's name while its seekable copy is written; such files are left-overs."""
 
 
 @dataclass(slots=True)
@@ -55,33 +55,6 @@ class ClipRequest:
     end: float
 
 
-def thumbnail_size(width: int, height: int) -> tuple[int, int]:
-    """The size of a frame scaled down (never up) to fit `THUMBNAIL_MAX_SIDE`, even sides."""
-    scale = min(1.0, THUMBNAIL_MAX_SIDE / max(width, height))
-    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
-
-
-def _jpeg(frame: av.VideoFrame) -> bytes:
-    """A baseline JFIF JPEG of a decoded frame, scaled down to the thumbnail size."""
-    width, height = thumbnail_size(frame.width, frame.height)
-    encoder = av.VideoCodecContext.create("mjpeg", "w")
-    encoder.width, encoder.height = width, height
-    encoder.pix_fmt = "yuvj420p"
-    encoder.sample_aspect_ratio = Fraction(1, 1)  # makes FFmpeg write the JFIF header
-    encoder.time_base = Fraction(1, 1)
-    # One swscale pass scales and converts; AREA averages the pixels it drops (no aliasing).
-    picture = frame.reformat(
-        width,
-        height,
-        "yuvj420p",
-        interpolation=Interpolation.AREA,
-        src_color_range=ColorRange.MPEG,
-        dst_color_range=ColorRange.JPEG,
-    )
-    picture.pts = 0
-    return b"".join(bytes(p) for p in [*encoder.encode(picture), *encoder.encode(None)])
-
-
 def _decoder(codec: str) -> av.VideoCodecContext:
     decoder = av.VideoCodecContext.create(codec, "r")
     assert isinstance(decoder, av.VideoCodecContext)
@@ -101,7 +74,7 @@ class ClipWriter:
         audio: av.AudioStream | None,
         transcode: bool,
     ) -> None:
-        """Open the temporary MP4 next to `target`, with streams like the source's."""
+        """Open the temporary, fragmented MP4 next to `target`, with streams like the source's."""
         self.doorbell_id = doorbell_id
         self.request = request
         self.target = target
@@ -109,7 +82,7 @@ class ClipWriter:
         self._transcode = transcode
         create_private_file(self.partial)  # PyAV truncates it and keeps the mode
         self._container = av.open(
-            str(self.partial), "w", format="mp4", container_options={"movflags": "+faststart"}
+            str(self.partial), "w", format="mp4", container_options=RECORDING_OPTIONS
         )
         self._out: dict[int, av.stream.Stream] = {}
         self._offsets: dict[int, int] = {}
@@ -167,7 +140,25 @@ class ClipWriter:
     def _mark(self, when: float) -> None:
         if self.first is None:
             self.first = when
+            self._write_journal()
         self.last = when
+
+    def _write_journal(self) -> None:
+        assert self.first is not None
+        journal = ClipJournal(
+            self.doorbell_id,
+            self.request.trigger.value,
+            self.request.seq,
+            self.request.trigger_time,
+            self.first,
+        )
+        try:
+            journal.write(self.target)
+        except OSError:
+            _LOGGER.warning(
+                "Could not write a clip's journal; a crash now loses the clip",
+                extra={"doorbell_id": self.doorbell_id},
+            )
 
     def _add_transcoded(self, entry: BufferedPacket) -> None:
         assert self._decoder is not None
@@ -185,6 +176,7 @@ class ClipWriter:
                 self._encoder = encoder
             if self.first is None:
                 self.first = entry.time
+                self._write_journal()
             picture = frame.reformat(format="yuv420p")
             self._last_pts = max(self._last_pts + 1, round((entry.time - self.first) * 1000))
             picture.pts, picture.time_base = self._last_pts, TRANSCODE_TIME_BASE
@@ -205,10 +197,16 @@ class ClipWriter:
         return abs(item[1] - self.request.trigger_time)
 
     def abort(self) -> None:
-        """Give up on the clip and remove its temporary file."""
+        """Give up on the clip and remove its temporary files and journal."""
         with contextlib.suppress(av.FFmpegError, OSError):
             self._container.close()
         self.partial.unlink(missing_ok=True)
+        self._finishing.unlink(missing_ok=True)
+        journal_path(self.target).unlink(missing_ok=True)
+
+    @property
+    def _finishing(self) -> Path:
+        return self.target.with_name(self.target.name + FINISHING_SUFFIX)
 
     def finish(self) -> Clip | None:
         """Close, check and move the clip into place (worker thread). None if nothing usable."""
@@ -221,21 +219,25 @@ class ClipWriter:
             self.abort()
             return None
         if self.first is None or self.last is None:
-            self.partial.unlink(missing_ok=True)
+            self.abort()
             return None
-        with self.partial.open("rb") as file:
-            os.fsync(file.fileno())
+        try:
+            remuxed = remux_faststart(self.partial, self._finishing)
+        except (av.FFmpegError, OSError, ValueError):
+            _LOGGER.exception("Could not finish a clip", extra={"doorbell_id": self.doorbell_id})
+            remuxed = None
+        if remuxed is None:
+            self.abort()
+            return None
+        with self._finishing.open("rb") as file:
             digest = hashlib.file_digest(file, "sha256").hexdigest()
-        size = self.partial.stat().st_size
+        size = self._finishing.stat().st_size
         thumbnail = self._thumbnail()
         if thumbnail is not None:
             write_atomically(self.target.with_suffix(".jpg"), thumbnail)
-        self.partial.replace(self.target)
-        folder = os.open(self.target.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        self._finishing.replace(self.target)
+        sync_folder(self.target.parent)
+        self.partial.unlink()
         return Clip(
             id=0,
             doorbell_id=self.doorbell_id,
@@ -272,7 +274,16 @@ class ClipWriter:
                     if decoded <= nearest:
                         chosen = frame
                     decoded += 1
-            return _jpeg(chosen) if chosen is not None else None
+            return jpeg(chosen) if chosen is not None else None
         except (av.FFmpegError, ValueError):
             _LOGGER.warning("No thumbnail for a clip", extra={"doorbell_id": self.doorbell_id})
             return None
+
+
+def sync_folder(folder: Path) -> None:
+    """Make the renames in `folder` durable (blocking)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,5 +1,9 @@
 """The event writer: one thread with its own SQLite connection that stores events by group commit.
 
+Everything that takes a seq goes through it (events, and clip rows with the messages announcing
+them): one writer numbers and commits them, and publishes each from its `on_durable` callback in
+submission order, so subscribers see every seq once, in order, and only once it is durable.
+
 A press must never wait behind other work, nor behind the `fsync` of every press before it. The
 writer takes whatever was submitted while its previous commit was in flight, runs it in one
 transaction (each piece of work in its own savepoint, so one failure spoils only its own), and

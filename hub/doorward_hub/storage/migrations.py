@@ -112,10 +112,19 @@ async def _event_button(db: aiosqlite.Connection) -> None:
     await _add_missing_columns(db, "events", {"button": "TEXT"})
 
 
+async def _clip_notices(db: aiosqlite.Connection) -> None:
+    # `clip` and `clip_removed` push messages, stored to be replayed; their seq is drawn from
+    # the events' sequence (`sqlite_sequence`), so events and clip messages share one order.
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS clip_notices (seq INTEGER PRIMARY KEY, message TEXT NOT NULL)"
+    )
+
+
 MIGRATIONS = (
     Migration(1, "tables of doorbells, events, tokens, pairing codes, clips", _initial_schema),
     Migration(2, "per-doorbell audio recording and retention", _doorbell_recording_settings),
     Migration(3, "the button of a press on multi-button stations", _event_button),
+    Migration(4, "clip messages replayed with events, in the same seq order", _clip_notices),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

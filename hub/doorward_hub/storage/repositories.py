@@ -44,7 +44,7 @@ class Repositories:
             settings=SettingsRepository(db),
             doorbells=DoorbellRepository(db),
             events=EventRepository(db, writer),
-            clips=ClipRepository(db),
+            clips=ClipRepository(db, writer),
             tokens=TokenRepository(db),
             pairing_codes=PairingCodeRepository(db),
         )

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from doorward_hub.devices.doorbells import DoorbellManager
     from doorward_hub.devices.snapshots import SnapshotStore
     from doorward_hub.events.bus import EventBus
+    from doorward_hub.neighborhood.service import NeighborhoodService
     from doorward_hub.recording.library import ClipLibrary
     from doorward_hub.recording.recorder import Recorder
     from doorward_hub.storage.clips import ClipRepository
@@ -47,3 +48,4 @@ TOKEN_RECORDS: web.AppKey[TokenRepository] = web.AppKey("token_records")
 HTTP_SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("http_session", aiohttp.ClientSession)
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
 """The OpenAPI document, generated once when the application is made."""
+NEIGHBORHOOD: web.AppKey[NeighborhoodService] = web.AppKey("neighborhood")

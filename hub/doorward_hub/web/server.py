@@ -23,6 +23,7 @@ from doorward_hub.web.keys import (
     EVENTS,
     HTTP_SESSION,
     IDENTITY,
+    NEIGHBORHOOD,
     OPENAPI,
     PAIRING,
     RECORDER,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from doorward_hub.devices.doorbells import DoorbellManager
     from doorward_hub.devices.snapshots import SnapshotStore
     from doorward_hub.events.bus import EventBus
+    from doorward_hub.neighborhood.service import NeighborhoodService
     from doorward_hub.recording.recorder import Recorder
     from doorward_hub.storage.repositories import Repositories
 
@@ -76,6 +78,7 @@ def create_app(
     pairing: Pairing,
     tokens: TokenRegistry,
     session: aiohttp.ClientSession,
+    neighborhood: NeighborhoodService,
 ) -> web.Application:
     """The hub's whole web server: `/api/v1` for clients, `/api/v1/notify` for devices."""
     server_log = logging.getLogger("aiohttp.server")
@@ -98,6 +101,7 @@ def create_app(
     app[HTTP_SESSION] = session
     operations = [op for routes in (*api_v1_app.ROUTES, device_notify_app.routes) for op in routes]
     app[OPENAPI] = openapi_document(__version__, operations)
+    app[NEIGHBORHOOD] = neighborhood
     # The more specific prefix first: the client API's sub-application would claim it otherwise.
     app.add_subapp(NOTIFY_PREFIX, device_notify_app.create_app())
     app.add_subapp(API_PREFIX, api_v1_app.create_app())

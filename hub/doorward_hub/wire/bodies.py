@@ -88,3 +88,35 @@ RECORD = vol.Schema(
     }
 )
 """`POST /doorbells/{doorbell_id}/record` (the body may be left out)."""
+
+MAX_INVITE_LENGTH = 4096
+MAX_SHARE_MESSAGE_LENGTH = 2000  # = neighborhood.posts.MAX_MESSAGE_LENGTH
+"""What neighbors read with a shared clip (the neighborhood's post message limit)."""
+
+NEIGHBORHOOD_HOME = vol.Schema(
+    {
+        vol.Required("latitude"): vol.All(number, vol.Range(min=-90, max=90)),
+        vol.Required("longitude"): vol.All(number, vol.Range(min=-180, max=180)),
+    }
+)
+"""`PUT /neighborhood/home`: the home location (only its H3 cell is kept)."""
+
+NEIGHBORHOOD_JOIN = vol.Schema(
+    {
+        # Only the invite's decoder can judge it (400 `invalid_invite` says why), so the schema
+        # states the length alone: a pasted "hello" gets the same answer as a damaged invite.
+        vol.Required(
+            "invite", description="`doorward-invite:` and the rest, as the group admin gave it"
+        ): vol.All(text, vol.Length(min=1, max=MAX_INVITE_LENGTH))
+    }
+)
+"""`POST /neighborhood/join`: a pasted invite (`doorward-invite:...`)."""
+
+SHARE = vol.Schema(
+    {
+        vol.Optional(
+            "message", default="", description="what the neighbors read with the clip"
+        ): vol.All(text, vol.Length(max=MAX_SHARE_MESSAGE_LENGTH)),
+    }
+)
+"""`POST /clips/{clip_id}/share` (the body may be left out)."""

@@ -249,3 +249,102 @@ class RecordingStarted(WireObject):
     doorbell_id: str
     start: datetime
     end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Removal(WireObject):
+    """Who removed this hub from its neighborhood group, and why."""
+
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NeighborhoodStatus(WireObject):
+    """The neighborhood group this hub is in, if any."""
+
+    joined: bool
+    group_name: str | None
+    user_id: str | None
+    home_cell: str | None = field(metadata=_about("H3 cell of the home, resolution 8"))
+    removed: Removal | None
+    sync_error: str | None = field(metadata=_about("why syncing stopped for good"))
+    member_count: int | None = field(
+        default=None,
+        metadata=_about("accounts joined to the group's space (hubs and people); null: not known"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HomeCell(WireObject):
+    """The H3 cell (resolution 8) kept for the home location."""
+
+    home_cell: str
+
+
+@dataclass(frozen=True, slots=True)
+class NeighborComment(WireObject):
+    """A reply or thread message on a neighbor's post."""
+
+    event_id: str
+    sender: str
+    sent_ms: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class NeighborPost(WireObject):
+    """A post of the neighborhood group: a shared clip or a text."""
+
+    event_id: str
+    sender: str
+    sent_ms: int
+    kind: str = field(metadata=_about("`video` or `text`"))
+    body: str
+    message: str
+    cell: str | None
+    cells_from_home: int | None
+    start_ms: int | None
+    duration_ms: int | None
+    trigger: str | None
+    verified: bool
+    verification: str
+    has_video: bool
+    has_thumbnail: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NeighborPostPage(WireObject):
+    """The group's posts, newest first."""
+
+    posts: list[NeighborPost]
+
+
+@dataclass(frozen=True, slots=True)
+class NeighborThread(WireObject):
+    """One post and its comments."""
+
+    event_id: str
+    sender: str
+    sent_ms: int
+    kind: str = field(metadata=_about("`video` or `text`"))
+    body: str
+    message: str
+    cell: str | None
+    cells_from_home: int | None
+    start_ms: int | None
+    duration_ms: int | None
+    trigger: str | None
+    verified: bool
+    verification: str
+    has_video: bool
+    has_thumbnail: bool
+    comments: list[NeighborComment]
+
+
+@dataclass(frozen=True, slots=True)
+class ClipShared(WireObject):
+    """A clip was shared with the neighborhood group."""
+
+    export_id: str
+    event_id: str = field(metadata=_about("the Matrix event of the post"))

@@ -1,5 +1,6 @@
 """The notify-on-clip blueprint, loaded by Home Assistant's blueprint machinery."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -139,3 +140,47 @@ async def test_notifies_phone_only_for_chosen_triggers(
     await wait_for(lambda: calls, timeout=30)
     assert calls[0].data["message"] == "Front door recorded"
     assert calls[0].data["data"]["url"].endswith("/video")
+
+
+async def test_a_clip_finished_while_disconnected_notifies_once(
+    hass: HomeAssistant, hub: HubRunner, doorbell: SimulatedDoorbell, config_entry: ConfigEntry
+) -> None:
+    """A clip stored (and one removed) while Home Assistant was away: on resume the hub replays
+    both clip messages with the events; `clip_ready` fires for the new clip exactly once."""
+    calls = async_mock_service(hass, "notify", "test_target")
+    await async_setup_automation(
+        hass, {"clip_event": CLIP_EVENT, "notify_action": "notify.test_target"}
+    )
+    await wait_buffering(hub)
+    await doorbell.press()
+    await wait_for(lambda: len(calls) == 1, timeout=30)
+    first = calls[0].data["data"]["clip_id"]
+
+    await hass.config_entries.async_unload(config_entry.entry_id)
+    await doorbell.press()
+
+    async def stored() -> list[dict[str, object]]:
+        status, body = await hub.api("GET", "/clips")
+        assert status == 200
+        listed: list[dict[str, object]] = body["clips"]
+        return listed if len(listed) == 2 else []
+
+    missed = (await wait_for(stored, timeout=30))[0]
+    status, _ = await hub.api("DELETE", f"/clips/{first}")
+    assert status == 204
+
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: len(calls) == 2, timeout=30)
+    assert [c.data["data"]["clip_id"] for c in calls] == [first, missed["id"]]
+    status, body = await hub.api("GET", "/events?limit=1")
+    assert status == 200
+    await wait_for(lambda: config_entry.runtime_data.last_seq == body["last_seq"])
+
+    # Resuming again replays nothing more.
+    await hass.config_entries.async_reload(config_entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: config_entry.runtime_data.connected)
+    await asyncio.sleep(1)
+    await hass.async_block_till_done()
+    assert len(calls) == 2

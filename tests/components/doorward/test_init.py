@@ -96,7 +96,7 @@ async def test_devices_and_entities(
         CAMERA,
         ONLINE,
         LAST_SEQ,
-    }
+    }  # a hub in no group has no group device, so no neighbor post entity
     assert entity_registry.async_get(LAST_SEQ).disabled_by is er.RegistryEntryDisabler.INTEGRATION
     assert entity_registry.async_get(RING).unique_id == f"{hub.hub_id}_{FRONT}_ring"
 
@@ -306,7 +306,9 @@ async def test_hub_restart_no_missed_event(
 
     seqs = [seq for _, seq in rings]
     assert seqs == await hub_seqs(hub)
-    assert seqs == list(range(seqs[0], seqs[0] + 4)), "a gap or a repeat in the seqs"
+    # The hub's presses, each once and in order (seqs have gaps where clip messages took one).
+    assert len(seqs) == 4
+    assert seqs == sorted(set(seqs)), "a repeat or a reordering in the seqs"
     messages = [record.getMessage() for record in caplog.records]
     assert sum("Lost the connection to Doorward hub" in m for m in messages) == 1
     assert sum("Connection to Doorward hub Test hub restored" in m for m in messages) == 1

@@ -246,6 +246,11 @@ async def test_relay_errors(
     assert (await client.get(f"{base}/x1/video")).status == 404
     assert (await client.get(f"{base}/999999/video")).status == 404
     assert (await client.get(f"{base}/999999/thumbnail")).status == 404
+    # Neighbors' posts: the same relay rules.
+    posts = f"/api/doorward/neighborhood/{config_entry.entry_id}"
+    assert (await client.get("/api/doorward/neighborhood/nope/$post/video")).status == 404
+    assert (await client.get(f"{posts}/$post/other")).status == 404
+    assert (await client.get(f"{posts}/$unknown/video")).status == 404
 
     # The hub no longer accepts Home Assistant's token: 502, and Home Assistant asks to pair.
     status, _ = await hub.api("DELETE", f"/tokens/{config_entry.data['token_id']}")
@@ -257,6 +262,7 @@ async def test_relay_errors(
 
     await hub.stop()
     assert (await client.get(fired["thumbnail"])).status == 502
+    assert (await client.get(f"{posts}/$post/video")).status == 502
 
 
 async def test_browse_and_resolve_errors(
@@ -275,6 +281,8 @@ async def test_browse_and_resolve_errors(
         f"{entry_id}/{FRONT}/2026-11-23/x",
         f"{entry_id}/{FRONT}/2026-11-23/999999",
         f"{entry_id}/{FRONT}/2026-11-23/1/extra",
+        f"{entry_id}/~neighborhood",  # the hub is in no group
+        f"{entry_id}/~neighborhood/$post",
     ):
         with pytest.raises(BrowseError) as browse_err:
             await media_source.async_browse_media(hass, f"media-source://doorward/{identifier}")
@@ -285,6 +293,7 @@ async def test_browse_and_resolve_errors(
         f"{entry_id}/{FRONT}/2026-11-23/x",
         f"{entry_id}/{FRONT}/2026-11-23/999999",
         f"nope/{FRONT}/2026-11-23/1",
+        f"{entry_id}/~neighborhood/$unknown",
     ):
         with pytest.raises(media_source.Unresolvable) as resolve_err:
             await media_source.async_resolve_media(
@@ -299,6 +308,11 @@ async def test_browse_and_resolve_errors(
     with pytest.raises(media_source.Unresolvable) as resolve_err:
         await media_source.async_resolve_media(
             hass, f"media-source://doorward/{entry_id}/{FRONT}/2026-11-23/1", None
+        )
+    assert resolve_err.value.translation_key == "hub_unreachable"
+    with pytest.raises(media_source.Unresolvable) as resolve_err:
+        await media_source.async_resolve_media(
+            hass, f"media-source://doorward/{entry_id}/~neighborhood/$post", None
         )
     assert resolve_err.value.translation_key == "hub_unreachable"
 

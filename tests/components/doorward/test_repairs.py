@@ -179,7 +179,9 @@ async def test_fix_flow_when_hub_or_doorbell_went_away(
     gone = await submit(repairs, flow["flow_id"], username="u", password="p")
     assert (gone["type"], gone["reason"]) == ("abort", "doorbell_gone")
 
-    # The hub's entry is unloaded while a form is open.
+    # The hub's entry is unloaded while a form is open. The forgotten doorbell is offered again
+    # when it next announces itself; approve it then.
+    await wait_for(lambda: hub.doorbell(DOORBELL_ID))
     status, _ = await hub.api("POST", f"/doorbells/{DOORBELL_ID}/approve")
     assert status == 200
     await wait_for(lambda: issue(hass, entry.entry_id))

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from doorward_hub.web.api_v1 import clients, clips, credentials, doorbells, events, websocket
+from doorward_hub.web.api_v1 import (
+    clients,
+    clips,
+    credentials,
+    doorbells,
+    events,
+    neighborhood,
+    websocket,
+)
 from doorward_hub.web.api_v1.auth import auth_middleware
 from doorward_hub.web.operations import Routes
 
 ROUTES: tuple[Routes, ...] = tuple(
-    module.routes for module in (clients, doorbells, credentials, events, clips, websocket)
+    module.routes
+    for module in (clients, doorbells, credentials, events, clips, neighborhood, websocket)
 )
 """Every route of the client API, module by module."""
 

@@ -1,4 +1,5 @@
-"""The push channel: `GET /api/v1/ws?after=<seq>` replays stored events, then streams live ones."""
+"""The push channel: `GET /api/v1/ws?after=<seq>` replays the stored events and clip messages
+(one seq order), then streams live messages."""
 
 from __future__ import annotations
 
@@ -12,20 +13,23 @@ from doorward_hub import __version__
 from doorward_hub.protocol import API_PREFIX
 from doorward_hub.web.api_v1.auth import TOKEN_ID
 from doorward_hub.web.errors import json_error
-from doorward_hub.web.keys import DOORBELLS, EVENT_BUS, EVENTS, IDENTITY
+from doorward_hub.web.keys import CLIPS, DOORBELLS, EVENT_BUS, EVENTS, IDENTITY
 from doorward_hub.web.operations import Reply, Routes, integer
 from doorward_hub.wire.messages import DoorbellMessage, EventMessage, Hello
 from doorward_hub.wire.objects import MAX_ID, Doorbell, Event
 
 if TYPE_CHECKING:
     from doorward_hub.events.bus import Message, Subscription
+    from doorward_hub.storage.clips import ClipRepository
     from doorward_hub.storage.events import EventRepository
 
 _LOGGER = logging.getLogger(__name__)
 
 routes = Routes(API_PREFIX)
 
-AFTER = integer("after", "query", 0, MAX_ID, "replay the stored events with a larger seq")
+AFTER = integer(
+    "after", "query", 0, MAX_ID, "replay the stored events and clip messages with a larger seq"
+)
 
 HEARTBEAT = 30.0
 REPLAY_PAGE = 500
@@ -33,7 +37,8 @@ REPLAY_PAGE = 500
 
 @routes.get(
     "/ws",
-    summary="WebSocket push: hello, every doorbell, the events after `after`, then live messages",
+    summary="WebSocket push: hello, every doorbell, the events and clip messages after `after`, "
+    "then live messages",
     description="Messages (JSON text frames): `components/schemas/PushMessage`. A revoked token "
     "closes the connection with code 4001. `?token=` works for clients that cannot set headers.",
     params=(AFTER,),
@@ -44,10 +49,14 @@ REPLAY_PAGE = 500
     ),
 )
 async def websocket_handler(request: web.Request) -> web.StreamResponse:
-    """Send hello, every doorbell, the events after `after`, then everything live, in order.
+    """Send hello, every doorbell, the events and clip messages after `after`, then everything
+    live, in order.
 
-    The subscription starts before the replay query, so nothing falls between the two; live
-    events already sent by the replay are skipped by seq, so nothing is sent twice.
+    The subscription starts before the hello's `last_seq` is read, and the replay stops at that
+    seq: what was stored by then is replayed, what is stored later is published to the
+    subscription after it is durable (one writer numbers and publishes every seq in order), so
+    nothing falls between the two; live messages already sent by the replay are skipped by seq,
+    so nothing is sent twice.
     """
     after = AFTER.value(request, 0)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT)
@@ -56,14 +65,16 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         return json_error(426, "upgrade_required", reason, {"Upgrade": "websocket"})
     await ws.prepare(request)
     bus, events = request.config_dict[EVENT_BUS], request.config_dict[EVENTS]
+    clips = request.config_dict[CLIPS]
     subscription = bus.subscribe(request[TOKEN_ID])
     reader = asyncio.create_task(_drain_client(ws))
     try:
         hub_id = request.config_dict[IDENTITY].hub_id
-        await ws.send_json(Hello(hub_id, __version__, await events.last_seq()).to_dict())
+        last = await events.last_seq()
+        await ws.send_json(Hello(hub_id, __version__, last).to_dict())
         for doorbell in list(request.config_dict[DOORBELLS].doorbells.values()):
             await ws.send_json(DoorbellMessage(Doorbell.of(doorbell)).to_dict())
-        sent = await _replay(ws, events, after)
+        sent = await _replay(ws, events, clips, after, last)
         await _stream_live(ws, subscription, reader, sent)
     except ConnectionResetError:
         pass  # the client vanished mid-send; it resumes from its last seq
@@ -74,15 +85,39 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _replay(ws: web.WebSocketResponse, store: EventRepository, after: int) -> int:
-    """Send the stored events after `after`; returns the last seq sent."""
+async def _replay(
+    ws: web.WebSocketResponse,
+    events: EventRepository,
+    clips: ClipRepository,
+    after: int,
+    last: int,
+) -> int:
+    """Send the stored events and clip messages with `after < seq <= last`, merged in seq order;
+    returns the last seq sent.
+
+    Every seq up to `last` was durable when `last` was read, so both tables hold all of them
+    whenever they are read; a seq above it may be in one table's page and not yet in the
+    other's, so it is left to the live stream.
+    """
     sent = after
     while True:
-        page = await store.events_after(sent, REPLAY_PAGE)
-        for event in page:
-            await ws.send_json(EventMessage(Event.of(event)).to_dict())
-            sent = event.seq
-        if len(page) < REPLAY_PAGE:
+        event_page = await events.events_after(sent, REPLAY_PAGE)
+        clip_page = await clips.notices_after(sent, REPLAY_PAGE)
+        stored = sorted(
+            [(event.seq, EventMessage(Event.of(event)).to_dict()) for event in event_page]
+            + clip_page,
+            key=lambda item: item[0],
+        )
+        # A full page may stop short of what the other holds: send only up to where both are.
+        ends = [event_page[-1].seq] if len(event_page) == REPLAY_PAGE else []
+        ends += [clip_page[-1][0]] if len(clip_page) == REPLAY_PAGE else []
+        until = min([last, *ends])
+        for seq, message in stored:
+            if seq > until:
+                break
+            await ws.send_json(message)
+            sent = seq
+        if until == last:
             return sent
 
 
@@ -104,11 +139,21 @@ async def _stream_live(
             code, reason = subscription.closed or (WSCloseCode.GOING_AWAY, "closing")
             await ws.close(code=code, message=reason.encode())
             return
-        if message["type"] == "event":
-            if message["event"]["seq"] <= sent:
+        seq = _seq(message)
+        if seq is not None:
+            if seq <= sent:
                 continue  # already sent by the replay
-            sent = message["event"]["seq"]
+            sent = seq
         await ws.send_json(message)
+
+
+def _seq(message: Message) -> int | None:
+    """The seq of a message in the replayable order (events, clip messages), else None."""
+    if message["type"] == "event":
+        return int(message["event"]["seq"])
+    if message["type"] in {"clip", "clip_removed"}:
+        return int(message["seq"])
+    return None
 
 
 async def _drain_client(ws: web.WebSocketResponse) -> None:

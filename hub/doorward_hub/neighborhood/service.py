@@ -1,0 +1,358 @@
+"""The household hub's neighborhood: join or leave a group, keep the feed synced, share clips.
+
+One instance per hub. It owns the membership's sync task and the feed, and is the only caller
+of the export pipeline for neighbor posts: `share_clip` is one human action on one clip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from nio.responses import RoomGetStateEventResponse
+
+from ..audit.log import AuditLog
+from ..core.files import read_json, write_json_atomically
+from ..exports.clip import ExportClip
+from ..exports.exporter import Exporter, ExportResult, Grant
+from ..exports.identity_key import IdentityKey
+from .account import HomeserverUnreachable, InviteRejected, MatrixError
+from .event_types import GROUP, GroupPolicy, InvalidContent, MemberRecord
+from .feed import Comment, FeedListener, NeighborFeed, NeighborPost
+from .invite import InvalidInvite, Invite
+from .layout import membership_folder, neighborhood_folder
+from .location import home_cell, is_cell
+from .membership import Membership
+from .posts import GroupPostDelivery
+
+_LOGGER = logging.getLogger(__name__)
+
+HOME_FILE: Final = "home.json"
+FIRST_SYNC_TIMEOUT: Final = 30.0
+
+type ClipLookup = Callable[[str], Awaitable[ExportClip | None]]
+type StatusListener = Callable[["GroupStatus"], None]
+
+
+class NeighborhoodError(Exception):
+    """A neighborhood action that cannot be done; `code` says which kind, the message why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        """`code`: invalid_invite, invite_rejected, homeserver_unreachable, homeserver_refused,
+        not_joined, already_joined, invalid_location, no_home_location, clip_not_found,
+        removed, not_ready."""
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class GroupStatus:
+    """What the household is shown about its group."""
+
+    joined: bool
+    group_name: str | None = None
+    user_id: str | None = None
+    home_cell: str | None = None
+    removed_by: str | None = None
+    removed_reason: str | None = None
+    sync_error: str | None = None
+    """Why syncing stopped for good (e.g. the device was signed out on the homeserver)."""
+    member_count: int | None = None
+    """Accounts joined to the group's space (None: not known yet, or not a member)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The status object of the hub API."""
+        return {
+            "joined": self.joined,
+            "group_name": self.group_name,
+            "user_id": self.user_id,
+            "home_cell": self.home_cell,
+            "removed": None
+            if self.removed_by is None
+            else {"by": self.removed_by, "reason": self.removed_reason},
+            "sync_error": self.sync_error,
+            "member_count": self.member_count,
+        }
+
+
+class NeighborhoodService:
+    """Membership, feed and sharing of one household hub."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        hub_name: str,
+        identity: IdentityKey,
+        audit: AuditLog,
+        clips: ClipLookup,
+        received_retention_days: float,
+    ) -> None:
+        """Keep files under `data_dir/neighborhood`; look clips up with `clips`."""
+        self._data_dir = data_dir
+        self._hub_name = hub_name
+        self._identity = identity
+        self._audit = audit
+        self._clips = clips
+        self._retention_days = received_retention_days
+        self._exporter = Exporter(identity, audit)
+        self._membership: Membership | None = None
+        self._feed: NeighborFeed | None = None
+        self._sync_task: asyncio.Task[None] | None = None
+        self._synced = asyncio.Event()
+        self._sync_error: str | None = None
+        self._listeners: list[FeedListener] = []
+        self._status_listeners: list[StatusListener] = []
+        self._last_status: GroupStatus | None = None
+
+    # lifecycle
+
+    async def start(self) -> None:
+        """Resume the kept membership, if any, and start syncing."""
+        folder = membership_folder(self._data_dir)
+        if read_json(folder / "group.json") is None:
+            return
+        self._membership = Membership.restore(folder)
+        await self._open_feed()
+
+    async def stop(self) -> None:
+        """Stop syncing and close the client and the feed (the membership stays)."""
+        await self._stop_sync()
+        if self._feed is not None:
+            await self._feed.close()
+            self._feed = None
+        if self._membership is not None:
+            await self._membership.close()
+            self._membership = None
+
+    # home
+
+    def home_cell(self) -> str | None:
+        """The home's H3 cell, if the household set a home location."""
+        raw = read_json(neighborhood_folder(self._data_dir) / HOME_FILE)
+        cell = raw.get("cell") if isinstance(raw, dict) else None
+        return str(cell) if is_cell(cell) else None
+
+    async def set_home(self, latitude: float, longitude: float) -> str:
+        """Set the home location; only its resolution-8 cell is kept."""
+        try:
+            cell = home_cell(latitude, longitude)
+        except ValueError as err:
+            raise NeighborhoodError("invalid_location", str(err)) from err
+        write_json_atomically(neighborhood_folder(self._data_dir) / HOME_FILE, {"cell": cell})
+        if self._feed is not None:
+            await self._stop_sync()
+            await self._feed.close()
+            await self._open_feed()
+        return cell
+
+    # membership
+
+    def status(self) -> GroupStatus:
+        """Joined or not, to which group, and whether an admin removed this hub."""
+        membership = self._membership
+        if membership is None:
+            return GroupStatus(joined=False, home_cell=self.home_cell())
+        removal = membership.removal
+        return GroupStatus(
+            joined=removal is None,
+            group_name=membership.group.name,
+            user_id=membership.group.user_id,
+            home_cell=self.home_cell(),
+            removed_by=removal.by if removal else None,
+            removed_reason=removal.reason if removal else None,
+            sync_error=self._sync_error,
+            member_count=membership.member_count,
+        )
+
+    async def join(self, invite_text: str, actor: str) -> GroupStatus:
+        """Join the group an invite is for (the household pasted it)."""
+        if self._membership is not None:
+            raise NeighborhoodError(
+                "already_joined", f"this hub is already in {self._membership.group.name!r}"
+            )
+        try:
+            invite = Invite.decode(invite_text)
+        except InvalidInvite as err:
+            raise NeighborhoodError("invalid_invite", str(err)) from err
+        record = MemberRecord(
+            "", self._identity.public_base64, self._identity.key_id, self._hub_name
+        )
+        try:
+            self._membership = await Membership.join(
+                membership_folder(self._data_dir), invite, self._hub_name, record
+            )
+        except MatrixError as err:
+            raise _matrix_error(err) from err
+        await self._audit.append(
+            "group.joined", actor, f"group:{invite.space_id}", {"group_name": invite.group_name}
+        )
+        await self._open_feed()
+        self._status_changed()
+        return self.status()
+
+    async def leave(self, actor: str) -> None:
+        """Leave the group: the device is deleted on the homeserver, keys and the group's
+        received footage are removed from this hub. A hub an admin removed leaves the same
+        way (it is how the household clears the removal and can join again)."""
+        membership = self._membership
+        if membership is None:
+            raise NeighborhoodError("not_joined", "this hub is not in a group")
+        await self._stop_sync()
+        if self._feed is not None:
+            await self._feed.close()
+            self._feed = None
+        space = membership.group.space_id
+        try:
+            await membership.leave()
+        except MatrixError as err:
+            raise _matrix_error(err) from err
+        finally:
+            self._membership = None
+        await asyncio.to_thread(
+            shutil.rmtree, neighborhood_folder(self._data_dir) / "feed", ignore_errors=True
+        )
+        await self._audit.append("group.left", actor, f"group:{space}")
+        self._status_changed()
+
+    def subscribe_status(self, listener: StatusListener) -> Callable[[], None]:
+        """Call `listener` with the status each time it changes (joined, left, removed by an
+        admin, member count, syncing stopped)."""
+        self._status_listeners.append(listener)
+        return lambda: self._status_listeners.remove(listener)
+
+    # feed
+
+    def subscribe(self, listener: FeedListener) -> Callable[[], None]:
+        """Call `listener` with each new post and comment of another member."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def posts(self, limit: int = 50) -> list[NeighborPost]:
+        """Newest posts first (empty when not in a group)."""
+        return await self._feed.posts(limit) if self._feed else []
+
+    async def post(self, event_id: str) -> NeighborPost | None:
+        """One post."""
+        return await self._feed.post(event_id) if self._feed else None
+
+    async def comments(self, event_id: str) -> list[Comment]:
+        """A post's comments."""
+        return await self._feed.comments(event_id) if self._feed else []
+
+    def media_path(self, name: str) -> Path | None:
+        """Where a received post's video or thumbnail file is."""
+        return self._feed.media / name if self._feed else None
+
+    async def enforce_retention(self) -> int:
+        """Delete received footage past retention or past its manifest's expiry."""
+        return await self._feed.enforce_retention(self._retention_days) if self._feed else 0
+
+    # sharing
+
+    async def share_clip(self, clip_id: str, message: str, actor: str) -> ExportResult:
+        """Share one clip with the group: the one human action this call stands for."""
+        membership = self._require_membership()
+        cell = self.home_cell()
+        if cell is None:
+            raise NeighborhoodError(
+                "no_home_location", "set the home location first: posts carry its coarse cell"
+            )
+        clip = await self._clips(clip_id)
+        if clip is None:
+            raise NeighborhoodError("clip_not_found", f"there is no clip {clip_id!r}")
+        try:
+            async with asyncio.timeout(FIRST_SYNC_TIMEOUT):
+                await self._synced.wait()
+        except TimeoutError as err:
+            raise NeighborhoodError("not_ready", "the hub has not reached the group yet") from err
+        retention = (await self._policy(membership)).max_export_retention_days
+        grant = Grant.new(actor, clip_id, "neighbor_post")
+        try:
+            return await self._exporter.export(
+                grant, clip, GroupPostDelivery(membership, cell), message, retention
+            )
+        except MatrixError as err:
+            raise _matrix_error(err) from err
+
+    # internals
+
+    def _require_membership(self) -> Membership:
+        if self._membership is None:
+            raise NeighborhoodError("not_joined", "this hub is not in a group")
+        if self._membership.removal is not None:
+            removal = self._membership.removal
+            raise NeighborhoodError(
+                "removed", f"a group admin removed this hub: {removal.reason or 'no reason given'}"
+            )
+        return self._membership
+
+    async def _policy(self, membership: Membership) -> GroupPolicy:
+        response = await membership.client.room_get_state_event(membership.group.space_id, GROUP)
+        if isinstance(response, RoomGetStateEventResponse):
+            with contextlib.suppress(InvalidContent):
+                return GroupPolicy.from_content(response.content.get("policy"))
+        return GroupPolicy()
+
+    async def _open_feed(self) -> None:
+        assert self._membership is not None
+        cell = self.home_cell()
+        self._feed = await NeighborFeed.open(
+            neighborhood_folder(self._data_dir) / "feed", self._membership, cell or ""
+        )
+        self._feed.subscribe(self._notify)
+        self._synced.clear()
+        self._sync_task = asyncio.create_task(self._sync(), name="doorward-group-sync")
+
+    def _notify(self, item: NeighborPost | Comment) -> None:
+        """Tell listeners about neighbors' posts and comments (this hub's own stay quiet)."""
+        if self._membership is not None and item.sender == self._membership.group.user_id:
+            return
+        for listener in list(self._listeners):
+            listener(item)
+
+    def _status_changed(self) -> None:
+        """Tell the status listeners if what the household is shown changed."""
+        status = self.status()
+        if status == self._last_status:
+            return
+        self._last_status = status
+        for listener in list(self._status_listeners):
+            listener(status)
+
+    async def _sync(self) -> None:
+        membership, feed = self._membership, self._feed
+        assert membership is not None
+        assert feed is not None
+
+        try:
+            await membership.sync_once(feed, timeout_ms=0)
+            self._synced.set()
+            self._status_changed()
+            removal = await membership.run(feed, self._status_changed)
+            _LOGGER.warning("removed from %s: %s", membership.group.name, removal.reason)
+        except MatrixError as err:
+            self._sync_error = str(err)
+            _LOGGER.error("group sync stopped: %s", err)
+        self._status_changed()
+
+    async def _stop_sync(self) -> None:
+        task, self._sync_task = self._sync_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _matrix_error(err: MatrixError) -> NeighborhoodError:
+    if isinstance(err, HomeserverUnreachable):
+        return NeighborhoodError("homeserver_unreachable", str(err))
+    if isinstance(err, InviteRejected):
+        return NeighborhoodError("invite_rejected", str(err))
+    return NeighborhoodError("homeserver_refused", str(err))
