@@ -230,3 +230,37 @@ async def test_clients_connecting_during_a_burst_get_every_seq_once_in_order(
             assert received == list(range(1, total + 1))
     finally:
         await hub.stop()
+
+
+async def test_messages_stored_between_the_replays_two_reads_come_live_once_in_order(
+    tmp_path: Path, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replay reads events, then clip messages: an event and a clip stored (and published)
+    between those two reads are not in the first, are in the second. The replay ends at the
+    hello's `last_seq`, so both come live, in order, instead of the clip being replayed and the
+    event, now behind it, dropped as already sent."""
+    hub = Hub(hub_config(tmp_path / "hub", press_merge_seconds=0.0))
+    await hub.start()
+    try:
+        base = f"http://{LOOPBACK}:{hub.port}"
+        token = await pair_client(http, base, await hub.pairing.new_code())
+        first = await press(hub, "1")
+        clips = hub.repositories.clips
+        read_clip_notices = clips.notices_after
+        stored_between: list[int] = []
+
+        async def notices_after(after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+            if not stored_between:
+                stored_between.append(await press(hub, "2"))
+                stored_between.append((await new_clip(hub)).id)
+            return await read_clip_notices(after, limit)
+
+        monkeypatch.setattr(clips, "notices_after", notices_after)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with http.ws_connect(f"{base}/api/v1/ws?after=0", headers=headers) as ws:
+            assert (await ws.receive_json())["last_seq"] == first
+            got = await pushed(ws, 3)
+            assert got == [("event", first), ("event", first + 1), ("clip", first + 2)]
+            await nothing_more(ws)
+    finally:
+        await hub.stop()
