@@ -146,7 +146,7 @@ class EventWriter:
                 connection.execute("RELEASE work")
             connection.execute("COMMIT")
         except Exception as error:
-            _LOGGER.exception("Could not store a batch of %d events", len(batch))
+            _LOGGER.exception("Could not store a batch of %d writes", len(batch))
             if connection.in_transaction:
                 connection.rollback()
             outcomes = [(False, error)] * len(batch)
@@ -167,7 +167,7 @@ def _deliver(results: list[tuple[_Request, tuple[bool, Any]]]) -> None:
             try:
                 request.on_durable(value)
             except Exception:
-                _LOGGER.exception("Publishing a stored event failed")
+                _LOGGER.exception("Publishing what was stored failed")
         if request.future.done():
             continue
         if ok:
