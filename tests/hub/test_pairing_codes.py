@@ -119,6 +119,60 @@ async def test_the_console_code_dies_of_age_even_if_nothing_replaces_it(
     assert await pairing.redeem(replaced, "at the minute", source()) is None
 
 
+async def test_the_console_code_is_replaced_at_its_expiry(
+    pairing: Pairing, clock: Clock, tmp_path: Path
+) -> None:
+    console = await pairing.refresh_console_code("test")
+    clock.now += 15 * 60 - 1
+    await pairing.refresh_if_expired()
+    assert console_code(tmp_path) == console
+    clock.now += 1  # exactly 15 minutes: expired
+    await pairing.refresh_if_expired()
+    assert console_code(tmp_path) != console
+
+
+async def test_wrong_codes_rotate_the_console_code_at_most_every_two_minutes(
+    stored: Repositories, tmp_path: Path, clock: Clock
+) -> None:
+    """Strangers' guesses cannot replace the code faster than the owner types it; the interval
+    (120 s) and the threshold (5) are written out here, not imported."""
+    monotonic = Clock()
+    monotonic.now = 1000.0
+    code_file = tmp_path / "pairing-code"
+    pairing = Pairing(
+        stored.pairing_codes, stored.tokens, code_file, clock=clock, monotonic=monotonic
+    )
+
+    async def wrong(times: int) -> None:
+        for _ in range(times):
+            assert await pairing.redeem("AAAA-AAAA", "guess", source()) is None
+
+    console = await pairing.refresh_console_code("test")
+    await wrong(5)  # the first lock-out rotates at once
+    assert console_code(tmp_path) != console
+    console = console_code(tmp_path)
+    monotonic.now += 119
+    await wrong(5)
+    assert console_code(tmp_path) == console, "a second rotation within 2 minutes"
+    monotonic.now += 1
+    await wrong(1)  # the guesses kept counting: the next one after 2 minutes rotates
+    assert console_code(tmp_path) != console
+    console = console_code(tmp_path)
+    await wrong(4)
+    monotonic.now += 500
+    await wrong(1)  # counted from 0 after that rotation: the fifth
+    assert console_code(tmp_path) != console
+
+    # Right after the machine booted (the monotonic clock near 0) the first lock-out rotates too.
+    monotonic.now = 0.0
+    pairing = Pairing(
+        stored.pairing_codes, stored.tokens, code_file, clock=clock, monotonic=monotonic
+    )
+    console = await pairing.refresh_console_code("test")
+    await wrong(5)
+    assert console_code(tmp_path) != console
+
+
 async def test_the_console_code_is_replaced_when_it_expires_or_is_used(
     pairing: Pairing, clock: Clock, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

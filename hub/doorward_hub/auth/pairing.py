@@ -51,10 +51,15 @@ class Pairing:
         codes: PairingCodeRepository,
         tokens: TokenRepository,
         code_file: Path,
+        *,
         clock: Callable[[], float] = time.time,
         rotation_interval: float = ROTATION_INTERVAL,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Bind to the stored codes and tokens and the file the console code is written to."""
+        """Bind to the stored codes and tokens and the file the console code is written to.
+
+        `clock` (wall time) dates codes; `monotonic` paces rotations and each source's back-off.
+        """
         self._codes = codes
         self._tokens = tokens
         self._code_file = code_file
@@ -63,7 +68,8 @@ class Pairing:
         self._console_expires = 0.0
         self._last_failure_rotation = -rotation_interval
         self.rotation_interval = rotation_interval
-        self.guesses = GuessLimiter(clock=time.monotonic)
+        self._monotonic = monotonic
+        self.guesses = GuessLimiter(clock=monotonic)
         self._lock = asyncio.Lock()
 
     async def new_code(self) -> str:
@@ -124,7 +130,7 @@ class Pairing:
             "Wrong pairing code",
             extra={"client": client_name, "source": source, "failed": self._failed},
         )
-        now = time.monotonic()
+        now = self._monotonic()
         if (
             self._failed >= MAX_FAILED_ATTEMPTS
             and now - self._last_failure_rotation >= self.rotation_interval
