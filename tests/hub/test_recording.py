@@ -26,8 +26,9 @@ from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip, ClipTrigger
 from doorward_hub.recording import library as library_module
 from doorward_hub.recording.library import MIB, ClipLibrary, clip_announcement
-from doorward_hub.recording.mp4 import thumbnail_size
+from doorward_hub.recording.mp4 import frame_jpeg, thumbnail_size
 from doorward_hub.recording.stream import DoorbellStream
+from doorward_hub.recording.writer import BufferedPacket, ClipRequest, ClipWriter
 from doorward_hub.storage.repositories import Repositories
 from doorward_simulator.device import SimulatedDoorbell
 from doorward_simulator.video import Picture
@@ -488,6 +489,44 @@ async def test_thumbnails_of_large_video_are_scaled_down(tmp_path: Path) -> None
     assert (video["width"], video["height"]) == (1280, 720), "the clip itself is untouched"
     [picture] = ffprobe(library.path(clip.thumbnail_name))["streams"]
     assert (picture["codec_name"], picture["width"], picture["height"]) == ("mjpeg", 640, 360)
+
+
+def test_a_thumbnail_is_the_keyframe_nearest_the_trigger(tmp_path: Path) -> None:
+    """The keyframe nearest the trigger decodes alone: one frame per clip, where the frame
+    nearest the trigger cost decoding from the keyframe before it (up to a GOP, issue 13).
+    Keyframes every second, trigger at 2.3 s: the thumbnail is the picture at 2 s."""
+    source = tmp_path / "source.ts"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
+         "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-f", "mpegts",
+         str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    target = tmp_path / "clip.mp4"
+    request = ClipRequest(ClipTrigger.MANUAL, None, trigger_time=2.3, start=0.0, end=4.0)
+    with av.open(str(source)) as container:
+        video = container.streams.video[0]
+        writer = ClipWriter("door", request, target, video=video, audio=None, transcode=False)
+        origin: int | None = None
+        for packet in container.demux(video):
+            if packet.dts is None or packet.pts is None or packet.time_base is None:
+                continue
+            origin = packet.pts if origin is None else origin
+            when = float((packet.pts - origin) * packet.time_base)
+            writer.add(
+                BufferedPacket(
+                    packet, when, packet.pts, packet.dts, packet.time_base, True,
+                    packet.is_keyframe,
+                )
+            )  # fmt: skip
+    clip = writer.finish()
+    assert clip is not None
+    with av.open(str(target)) as container:
+        times = [frame.time for frame in container.decode(video=0)]
+    assert times[:3] == pytest.approx([0.0, 0.1, 0.2])
+    nearest_keyframe = frame_jpeg(target, 2.0)
+    assert target.with_suffix(".jpg").read_bytes() == nearest_keyframe
+    assert nearest_keyframe != frame_jpeg(target, 2.3), "the frames differ: the test can tell"
 
 
 @pytest.mark.parametrize(

@@ -102,9 +102,9 @@ class ClipWriter:
         self.has_audio = audio is not None and not transcode
         self.first: float | None = None
         self.last: float | None = None
-        # For the thumbnail: the packets from the keyframe before the trigger to the first
-        # frame at or after it (copied: the ring's packets are reused by the next clip).
-        self._thumb: list[tuple[bytes, float]] = []
+        # For the thumbnail: the keyframe nearest the trigger (copied: the ring's packets are
+        # reused by the next clip). It decodes alone: one frame per clip, not a GOP's worth.
+        self._thumb: tuple[bytes, float] | None = None
         self._thumb_done = False
 
     def add(self, entry: BufferedPacket) -> None:
@@ -184,17 +184,14 @@ class ClipWriter:
             self._mark(entry.time)
 
     def _collect_thumbnail(self, entry: BufferedPacket) -> None:
-        if self._thumb_done:
+        """Keep the keyframe nearest the trigger: the last one before it or the first one at or
+        after it (every MJPEG frame stands alone, so there every frame is a candidate)."""
+        if self._thumb_done or not (entry.key or self._transcode):
             return
-        if entry.key and entry.time <= self.request.trigger_time:
-            self._thumb.clear()
-        self._thumb.append((bytes(entry.packet), entry.time))
-        if self._transcode:
-            self._thumb = [min(self._thumb, key=self._distance)]
-        self._thumb_done = entry.time >= self.request.trigger_time
-
-    def _distance(self, item: tuple[bytes, float]) -> float:
-        return abs(item[1] - self.request.trigger_time)
+        trigger = self.request.trigger_time
+        if self._thumb is None or abs(entry.time - trigger) < abs(self._thumb[1] - trigger):
+            self._thumb = (bytes(entry.packet), entry.time)
+        self._thumb_done = entry.time >= trigger
 
     def abort(self) -> None:
         """Give up on the clip and remove its temporary files and journal."""
@@ -253,28 +250,19 @@ class ClipWriter:
         )
 
     def _thumbnail(self) -> bytes | None:
-        """The JPEG of the decoded frame nearest the trigger."""
-        if not self._thumb:
+        """The JPEG of the keyframe nearest the trigger, decoded alone."""
+        if self._thumb is None:
             return None
+        data = self._thumb[0]
         if self._transcode:
-            return self._thumb[0][0]
+            return data
         try:
             decoder = _decoder(self._codec)
-            decoder.thread_count = 1  # a few frames: one thread, no per-thread frame pools
+            decoder.thread_count = 1  # one frame: one thread, no per-thread frame pools
             if self._extradata:
                 decoder.extradata = self._extradata
-            # The decoder puts out frames in presentation order, one per packet. Keep only the
-            # nearest one: every decoded 1080p frame held at once is 3 MB per clip finishing.
-            ordered = sorted(self._thumb, key=lambda item: item[1])
-            nearest = ordered.index(min(ordered, key=self._distance))
-            chosen: av.VideoFrame | None = None
-            decoded = 0
-            for data in [item[0] for item in self._thumb] + [None]:
-                for frame in decoder.decode(None if data is None else av.Packet(data)):
-                    if decoded <= nearest:
-                        chosen = frame
-                    decoded += 1
-            return jpeg(chosen) if chosen is not None else None
+            frames = [*decoder.decode(av.Packet(data)), *decoder.decode(None)]
+            return jpeg(frames[0]) if frames else None
         except (av.FFmpegError, ValueError):
             _LOGGER.warning("No thumbnail for a clip", extra={"doorbell_id": self.doorbell_id})
             return None
