@@ -25,6 +25,7 @@ from doorward_hub.devices.drivers.base import VideoSource
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip, ClipTrigger
 from doorward_hub.recording import library as library_module
+from doorward_hub.recording import mp4
 from doorward_hub.recording.library import MIB, ClipLibrary, clip_announcement
 from doorward_hub.recording.mp4 import frame_jpeg, thumbnail_size
 from doorward_hub.recording.stream import DoorbellStream
@@ -527,6 +528,51 @@ def test_a_thumbnail_is_the_keyframe_nearest_the_trigger(tmp_path: Path) -> None
     nearest_keyframe = frame_jpeg(target, 2.0)
     assert target.with_suffix(".jpg").read_bytes() == nearest_keyframe
     assert nearest_keyframe != frame_jpeg(target, 2.3), "the frames differ: the test can tell"
+
+
+def top_level_boxes(data: bytes) -> list[tuple[bytes, int]]:
+    """The MP4's top-level boxes: (type, size), in file order."""
+    boxes, offset = [], 0
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset : offset + 4])
+        if size == 1:
+            size = int.from_bytes(data[offset + 8 : offset + 16])
+        boxes.append((data[offset + 4 : offset + 8], size))
+        offset += size or len(data)
+    return boxes
+
+
+@pytest.mark.parametrize("room", ["enough", "too little"])
+def test_the_seekable_copy_puts_its_index_first(
+    tmp_path: Path, room: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In room kept for the index (one pass, no faststart shift), or by faststart when the
+    room turns out too small: either way the index comes first and every packet is copied."""
+    source = tmp_path / "source.ts"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
+         "-f", "lavfi", "-i", "sine=frequency=440", "-t", "3", "-c:v", "libx264",
+         "-preset", "ultrafast", "-g", "10", "-c:a", "aac", "-f", "mp4",
+         "-movflags", "frag_keyframe+default_base_moof", str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    with av.open(str(source)) as container:
+        packets = sum(1 for packet in container.demux() if packet.dts is not None)
+    if room == "too little":
+        monkeypatch.setattr(mp4, "INDEX_BYTES", 64)
+        monkeypatch.setattr(mp4, "INDEX_BYTES_PER_PACKET", 1)
+    target = tmp_path / "clip.mp4"
+    remuxed = mp4.remux_faststart(source, target, packets)
+    assert remuxed is not None
+    assert (remuxed.video_packets, remuxed.has_audio) == (30, True)
+    boxes = top_level_boxes(target.read_bytes())
+    kinds = [kind for kind, _ in boxes]
+    assert kinds.index(b"moov") < kinds.index(b"mdat"), "the index comes first"
+    # The room left over stays as a `free` box (faststart writes only an empty one, 8 bytes).
+    assert any(kind == b"free" and size > 8 for kind, size in boxes) is (room == "enough")
+    assert [s["codec_type"] for s in ffprobe(target)["streams"]] == ["video", "audio"]
+    with av.open(str(target)) as container:
+        assert sum(1 for packet in container.demux() if packet.dts is not None) == packets
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,13 @@ RECORDING_OPTIONS = {
 }
 """Container options of the MP4 a clip is recorded into."""
 
+INDEX_BYTES = 4 * 1024
+INDEX_BYTES_PER_PACKET = 24
+"""Room kept at the start of a clip for its index: headers, plus per packet its size, duration,
+composition offset, keyframe mark and chunk entry (a few bytes each). Writing the index into
+room kept for it spares the second pass of faststart, which reads and rewrites the whole file to
+shift its data behind the index; unused room stays as a `free` box."""
+
 THUMBNAIL_MAX_SIDE = 640
 """Thumbnails fit in this square (as 640x360 event thumbnails do elsewhere): a 1080p frame
 encoded at full size costs more CPU than the whole clip's stream copy, and 300 kB per
@@ -44,12 +51,20 @@ class Remuxed:
         return self.last - self.first
 
 
-def remux_faststart(source: Path, target: Path) -> Remuxed | None:
+def remux_faststart(source: Path, target: Path, packets: int | None = None) -> Remuxed | None:
     """Copy the video (and audio) of `source`, a finished or cut-off recording, into a private
     MP4 at `target` with its index at the start; fsynced. None (and no `target`) if `source` has
-    no video packet. A cut-off last fragment ends the copy, it does not fail it."""
+    no video packet. A cut-off last fragment ends the copy, it does not fail it.
+
+    Given how many `packets` `source` holds, the index is written into room kept for it in one
+    pass; else (or if that room is too small) by faststart's second pass."""
     try:
-        result = _remux(source, target)
+        try:
+            result = _remux(source, target, _index_first(packets))
+        except av.FFmpegError:
+            if packets is None:
+                raise
+            result = _remux(source, target, _index_first(None))
     except (av.FFmpegError, OSError, ValueError):
         target.unlink(missing_ok=True)
         raise
@@ -61,16 +76,21 @@ def remux_faststart(source: Path, target: Path) -> Remuxed | None:
     return result
 
 
-def _remux(source: Path, target: Path) -> Remuxed | None:
+def _index_first(packets: int | None) -> dict[str, str]:
+    """Muxer options that put the index first: in room kept for `packets`, or by faststart."""
+    if packets is None:
+        return {"movflags": "+faststart"}
+    return {"moov_size": str(INDEX_BYTES + INDEX_BYTES_PER_PACKET * packets)}
+
+
+def _remux(source: Path, target: Path, options: dict[str, str]) -> Remuxed | None:
     with av.open(str(source)) as src:
         if not src.streams.video:
             return None
         video = src.streams.video[0]
         streams: list[av.stream.Stream] = [video, *src.streams.audio[:1]]
         create_private_file(target)  # PyAV truncates it and keeps the mode
-        with av.open(
-            str(target), "w", format="mp4", container_options={"movflags": "+faststart"}
-        ) as out:
+        with av.open(str(target), "w", format="mp4", container_options=options) as out:
             mapping = {stream.index: out.add_stream_from_template(stream) for stream in streams}
             first: Fraction | None = None
             last = Fraction(0)

@@ -102,6 +102,7 @@ class ClipWriter:
         self.has_audio = audio is not None and not transcode
         self.first: float | None = None
         self.last: float | None = None
+        self._packets = 0  # written, so the seekable copy keeps the room its index needs
         # For the thumbnail: the keyframe nearest the trigger (copied: the ring's packets are
         # reused by the next clip). It decodes alone: one frame per clip, not a GOP's worth.
         self._thumb: tuple[bytes, float] | None = None
@@ -133,9 +134,13 @@ class ClipWriter:
         packet.time_base = entry.time_base
         packet.dts = entry.dts - offset
         packet.pts = None if entry.pts is None else entry.pts - offset
-        self._container.mux(packet)
+        self._mux([packet])
         if entry.video:
             self._mark(entry.time)
+
+    def _mux(self, packets: list[av.Packet[Any]]) -> None:
+        self._container.mux(packets)
+        self._packets += len(packets)
 
     def _mark(self, when: float) -> None:
         if self.first is None:
@@ -180,7 +185,7 @@ class ClipWriter:
             picture = frame.reformat(format="yuv420p")
             self._last_pts = max(self._last_pts + 1, round((entry.time - self.first) * 1000))
             picture.pts, picture.time_base = self._last_pts, TRANSCODE_TIME_BASE
-            self._container.mux(self._encoder.encode(picture))
+            self._mux(self._encoder.encode(picture))
             self._mark(entry.time)
 
     def _collect_thumbnail(self, entry: BufferedPacket) -> None:
@@ -209,7 +214,7 @@ class ClipWriter:
         """Close, check and move the clip into place (worker thread). None if nothing usable."""
         try:
             if self._encoder is not None:
-                self._container.mux(self._encoder.encode(None))
+                self._mux(self._encoder.encode(None))
             self._container.close()
         except av.FFmpegError:
             _LOGGER.exception("Could not finish a clip", extra={"doorbell_id": self.doorbell_id})
@@ -219,7 +224,7 @@ class ClipWriter:
             self.abort()
             return None
         try:
-            remuxed = remux_faststart(self.partial, self._finishing)
+            remuxed = remux_faststart(self.partial, self._finishing, self._packets)
         except (av.FFmpegError, OSError, ValueError):
             _LOGGER.exception("Could not finish a clip", extra={"doorbell_id": self.doorbell_id})
             remuxed = None
