@@ -191,7 +191,7 @@ class Hub:
         await discovery.start()
         stack.push_async_callback(discovery.stop)
         if config.advertise:
-            await self._advertise(stack, zeroconf)
+            self._advertise(stack, zeroconf)
         self._start_background_work(stack)
         _LOGGER.info(
             "Hub running",
@@ -207,9 +207,10 @@ class Hub:
             await repositories.settings.set_value(HUB_ID_KEY, hub_id)
         return hub_id
 
-    async def _advertise(self, stack: AsyncExitStack, zeroconf: AsyncZeroconf) -> None:
-        """Register the hub's mDNS service; on the way down, withdraw it (goodbye awaited)."""
-        service, announcing = await advertise_hub(
+    def _advertise(self, stack: AsyncExitStack, zeroconf: AsyncZeroconf) -> None:
+        """Advertise the hub over mDNS (in the background); on the way down, withdraw it (goodbye
+        awaited) if it was registered."""
+        service, announcing = advertise_hub(
             zeroconf,
             hub_id=self.hub_id,
             name=self.config.name,
@@ -220,7 +221,8 @@ class Hub:
 
         async def withdraw() -> None:
             await _cancel(announcing)
-            await (await zeroconf.async_unregister_service(service))
+            if service in zeroconf.zeroconf.registry.async_get_service_infos():
+                await (await zeroconf.async_unregister_service(service))
 
         stack.push_async_callback(withdraw)
 

@@ -115,7 +115,7 @@ def advertised_addresses(host: str, interfaces: list[str] | None) -> list[str]:
     return found or ["127.0.0.1"]
 
 
-async def advertise_hub(
+def advertise_hub(
     zeroconf: AsyncZeroconf,
     *,
     hub_id: str,
@@ -123,11 +123,12 @@ async def advertise_hub(
     version: str,
     port: int,
     addresses: list[str],
-) -> tuple[AsyncServiceInfo, asyncio.Future[None]]:
+) -> tuple[AsyncServiceInfo, asyncio.Task[None]]:
     """Register the hub's `_doorward._tcp.local.` service.
 
-    Returns the service (for unregistering) and the task that probes and announces it, which the
-    caller cancels if it stops before the announcements are done.
+    Returns the service (for unregistering) and the task that probes for its name (about a second)
+    and then announces it, so the hub serves while it is being probed; the caller cancels the task
+    if it stops first. A failure to advertise is logged: clients can still be given the address.
     """
     info = AsyncServiceInfo(
         HUB_SERVICE_TYPE,
@@ -144,5 +145,11 @@ async def advertise_hub(
         },
         server=f"{hub_id}.local.",
     )
-    announcing = await zeroconf.async_register_service(info, allow_name_change=True)
-    return info, asyncio.ensure_future(announcing)
+
+    async def register() -> None:
+        try:
+            await (await zeroconf.async_register_service(info, allow_name_change=True))
+        except Exception:
+            _LOGGER.exception("cannot advertise the hub over mDNS")
+
+    return info, asyncio.create_task(register(), name="advertise the hub")
