@@ -17,6 +17,7 @@ import aiohttp
 import av
 import pytest
 from aiohttp import web
+from playwright.async_api import async_playwright
 
 from doorward_hub.app import Hub
 from doorward_hub.config import ConfigError, RecordingConfig, validate
@@ -183,6 +184,9 @@ async def test_a_press_records_pre_roll_event_and_post_roll_by_stream_copy(
     door = await doorbells("sim-clip")
     await client.buffering("sim-clip", PRE)
     pressed_at = float((await door.press())["time"])
+    folder = client.hub.recorder.library.folder
+    recording = await wait_for(lambda: [*folder.glob("*.mp4.partial")], timeout=10)
+    recorded_inode = recording[0].stat().st_ino
     clip = (await client.next_message("clip"))["clip"]
 
     assert clip["doorbell_id"] == "sim-clip"
@@ -198,7 +202,13 @@ async def test_a_press_records_pre_roll_event_and_post_roll_by_stream_copy(
     data = path.read_bytes()
     assert len(data) == clip["size"]
     assert hashlib.sha256(data).hexdigest() == clip["sha256"]
-    assert data.index(b"moov") < data.index(b"mdat"), "faststart: the index comes first"
+    # Written once: the fragmented MP4 recorded is the clip (the same file, renamed), its index
+    # (`moov`) first, a fragment per GOP, and the keyframe index (`mfra`) for seeking last.
+    assert path.stat().st_ino == recorded_inode, "the recording is kept, not copied"
+    kinds = [kind for kind, _ in top_level_boxes(data)]
+    assert kinds[:3] == [b"ftyp", b"moov", b"mdat"], kinds
+    assert kinds[3:-1] == [b"moof", b"mdat"] * ((len(kinds) - 4) // 2), kinds
+    assert kinds[-1] == b"mfra"
     # The clip's first frame shows the device clock of its recorded start time.
     assert abs(clock_error(path, door.picture, start)) < 0.05
 
@@ -237,6 +247,65 @@ async def test_a_press_records_pre_roll_event_and_post_roll_by_stream_copy(
     status, jpeg = await client.call("GET", f"clips/{clip['id']}/thumbnail")
     assert status == 200
     assert jpeg[:2] == b"\xff\xd8"
+
+
+PLAY_AND_SEEK = """async (src) => {
+    const video = document.createElement("video");
+    video.muted = true;
+    document.body.append(video);
+    const happened = (name) => new Promise((resolve, reject) => {
+        video.addEventListener(name, resolve, {once: true});
+        video.addEventListener("error", () => reject(video.error.message), {once: true});
+    });
+    const loaded = happened("loadedmetadata");
+    video.src = src;
+    await loaded;
+    await video.play();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const seeks = [];
+    for (const to of [video.duration - 0.6, 0.5]) {
+        const seeked = happened("seeked");
+        video.currentTime = to;
+        await seeked;
+        seeks.push(video.currentTime);
+    }
+    return {duration: video.duration, seeks, ready: video.readyState, width: video.videoWidth};
+}"""
+
+
+async def test_chromium_plays_and_seeks_a_clip_as_the_hub_serves_it(
+    session: SessionFactory, doorbells: DoorbellFactory
+) -> None:
+    """The clip is the fragmented MP4 as recorded: a browser plays it from the hub's Range-served
+    endpoint, knows its duration at once and seeks both ways (Debian's Chromium)."""
+    client = await session()
+    door = await doorbells("sim-play")
+    await client.buffering("sim-play", PRE)
+    await door.press()
+    clip = (await client.next_message("clip"))["clip"]
+    origin = f"http://{LOOPBACK}:{client.hub.port}"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        try:
+            context = await browser.new_context(extra_http_headers=client.headers)
+            page = await context.new_page()
+            await page.route(
+                f"{origin}/play",
+                lambda route: route.fulfill(content_type="text/html", body="<body></body>"),
+            )
+            await page.goto(f"{origin}/play")
+            played = await page.evaluate(PLAY_AND_SEEK, f"{origin}/api/v1/clips/{clip['id']}/video")
+        finally:
+            await browser.close()
+    assert abs(played["duration"] - clip["duration"]) < 0.3, (played, clip["duration"])
+    end, start = played["seeks"]
+    assert abs(end - (played["duration"] - 0.6)) < 0.1, played
+    assert abs(start - 0.5) < 0.1, played
+    assert played["ready"] >= 2, "a frame is there to show"  # HAVE_CURRENT_DATA
+    assert played["width"] == door.picture.width
 
 
 async def test_presses_during_a_clip_extend_it(
@@ -542,37 +611,87 @@ def top_level_boxes(data: bytes) -> list[tuple[bytes, int]]:
     return boxes
 
 
-@pytest.mark.parametrize("room", ["enough", "too little"])
-def test_the_seekable_copy_puts_its_index_first(
-    tmp_path: Path, room: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """In room kept for the index (one pass, no faststart shift), or by faststart when the
-    room turns out too small: either way the index comes first and every packet is copied."""
-    source = tmp_path / "source.ts"
+def boxes_at(path: Path) -> list[tuple[bytes, int, int]]:
+    """The MP4's top-level boxes: (type, start, end offset), in file order."""
+    boxes, offset = [], 0
+    for kind, size in top_level_boxes(path.read_bytes()):
+        boxes.append((kind, offset, offset + size))
+        offset += size
+    return boxes
+
+
+def video_packets(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for packet in container.demux(video=0) if packet.dts is not None)
+
+
+@pytest.mark.parametrize(
+    "cut",
+    ["finished", "in the 2nd fragment's media", "in its index", "after its index"],
+)
+def test_a_recording_cut_off_keeps_its_whole_fragments(tmp_path: Path, cut: str) -> None:
+    """Recovery keeps a crashed recording in place: cut back to its last whole fragment (a
+    fragment's `moof` without its whole `mdat` goes too), it demuxes to the end without error."""
+    source = tmp_path / "source.mp4"
     subprocess.run(
         ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
-         "-f", "lavfi", "-i", "sine=frequency=440", "-t", "3", "-c:v", "libx264",
+         "-f", "lavfi", "-i", "sine=frequency=440", "-t", "4", "-c:v", "libx264",
          "-preset", "ultrafast", "-g", "10", "-c:a", "aac", "-f", "mp4",
-         "-movflags", "frag_keyframe+default_base_moof", str(source)],
+         "-movflags", mp4.RECORDING_OPTIONS["movflags"], str(source)],
         check=True, timeout=60,
     )  # fmt: skip
-    with av.open(str(source)) as container:
-        packets = sum(1 for packet in container.demux() if packet.dts is not None)
-    if room == "too little":
-        monkeypatch.setattr(mp4, "INDEX_BYTES", 64)
-        monkeypatch.setattr(mp4, "INDEX_BYTES_PER_PACKET", 1)
-    target = tmp_path / "clip.mp4"
-    remuxed = mp4.remux_faststart(source, target, packets)
-    assert remuxed is not None
-    assert (remuxed.video_packets, remuxed.has_audio) == (30, True)
-    boxes = top_level_boxes(target.read_bytes())
-    kinds = [kind for kind, _ in boxes]
-    assert kinds.index(b"moov") < kinds.index(b"mdat"), "the index comes first"
-    # The room left over stays as a `free` box (faststart writes only an empty one, 8 bytes).
-    assert any(kind == b"free" and size > 8 for kind, size in boxes) is (room == "enough")
-    assert [s["codec_type"] for s in ffprobe(target)["streams"]] == ["video", "audio"]
-    with av.open(str(target)) as container:
-        assert sum(1 for packet in container.demux() if packet.dts is not None) == packets
+    boxes = boxes_at(source)
+    fragments = [(start, end) for kind, start, end in boxes if kind == b"moof"]
+    assert len(fragments) >= 3, boxes
+    second_start, second_index_end = fragments[1]
+    size, kept = {
+        "finished": (boxes[-1][2], boxes[-1][2]),
+        "in the 2nd fragment's media": (second_index_end + 100, second_start),
+        "in its index": (second_index_end - 10, second_start),
+        "after its index": (second_index_end, second_start),
+    }[cut]
+    data = source.read_bytes()
+    recording = tmp_path / "clip.mp4.partial"
+    recording.write_bytes(data[:size])
+
+    assert mp4.keep_whole_fragments(recording) == kept
+    assert recording.stat().st_size == kept
+    assert recording.read_bytes() == data[:kept]
+    found = mp4.probe(recording)
+    assert found is not None
+    assert found.has_audio
+    assert found.video_packets == video_packets(recording) > 0
+    if cut == "finished":
+        assert found.video_packets == 40
+    else:
+        assert found.video_packets < 40
+    [video] = [s for s in ffprobe(recording)["streams"] if s["codec_type"] == "video"]
+    assert video["codec_name"] == "h264"
+
+
+def test_a_recording_cut_in_its_first_index_keeps_nothing_playable(tmp_path: Path) -> None:
+    source = tmp_path / "source.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
+         "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-f", "mp4",
+         "-movflags", mp4.RECORDING_OPTIONS["movflags"], str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    (ftyp, _, _), (moov, _, moov_end) = boxes_at(source)[:2]
+    assert (ftyp, moov) == (b"ftyp", b"moov")
+    recording = tmp_path / "clip.mp4.partial"
+    recording.write_bytes(source.read_bytes()[: moov_end - 1])
+    kept = mp4.keep_whole_fragments(recording)
+    assert recording.stat().st_size == kept < moov_end
+    with pytest.raises(av.FFmpegError):
+        mp4.probe(recording)
+
+
+def test_sealing_gives_the_size_and_sha256_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    data = bytes(range(256)) * 4099
+    path.write_bytes(data)
+    assert mp4.seal(path) == (len(data), hashlib.sha256(data).hexdigest())
 
 
 @pytest.mark.parametrize(

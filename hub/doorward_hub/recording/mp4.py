@@ -1,9 +1,13 @@
-"""MP4 files of clips: the fragmented file written while recording (every fragment on disk is
-playable after a crash), the normal seekable copy with its index first (faststart) that clips are
-kept as, and a JPEG of a clip's frame (all blocking: call them off the event loop)."""
+"""MP4 files of clips: the fragmented MP4 written while recording is the clip itself. Its index
+(`moov`, with the first fragment's samples) comes first and every later fragment carries its own
+(`moof`), so it plays while downloading and every whole fragment on disk is playable after a
+crash; the `mfra` box at its end indexes the keyframes for seeking. Also: sealing a finished
+file, cutting a crashed one back to its whole fragments, probing, and a JPEG of a clip's frame
+(all blocking: call them off the event loop)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -11,8 +15,6 @@ from pathlib import Path
 
 import av
 from av.video.reformatter import ColorRange, Interpolation
-
-from doorward_hub.core.files import create_private_file
 
 RECORDING_OPTIONS = {
     # A fragment per keyframe or second, each written (and flushed) as soon as it is complete.
@@ -23,13 +25,6 @@ RECORDING_OPTIONS = {
 }
 """Container options of the MP4 a clip is recorded into."""
 
-INDEX_BYTES = 4 * 1024
-INDEX_BYTES_PER_PACKET = 24
-"""Room kept at the start of a clip for its index: headers, plus per packet its size, duration,
-composition offset, keyframe mark and chunk entry (a few bytes each). Writing the index into
-room kept for it spares the second pass of faststart, which reads and rewrites the whole file to
-shift its data behind the index; unused room stays as a `free` box."""
-
 THUMBNAIL_MAX_SIDE = 640
 """Thumbnails fit in this square (as 640x360 event thumbnails do elsewhere): a 1080p frame
 encoded at full size costs more CPU than the whole clip's stream copy, and 300 kB per
@@ -37,8 +32,8 @@ notification where 20 kB shows the same."""
 
 
 @dataclass(frozen=True, slots=True)
-class Remuxed:
-    """What a remux copied: the video's first and last frame times (seconds into the file)."""
+class Probed:
+    """What a clip file holds: its video's first and last frame times (seconds into the file)."""
 
     first: float
     last: float
@@ -51,70 +46,37 @@ class Remuxed:
         return self.last - self.first
 
 
-def remux_faststart(source: Path, target: Path, packets: int | None = None) -> Remuxed | None:
-    """Copy the video (and audio) of `source`, a finished or cut-off recording, into a private
-    MP4 at `target` with its index at the start; fsynced. None (and no `target`) if `source` has
-    no video packet. A cut-off last fragment ends the copy, it does not fail it.
-
-    Given how many `packets` `source` holds, the index is written into room kept for it in one
-    pass; else (or if that room is too small) by faststart's second pass."""
-    try:
-        try:
-            result = _remux(source, target, _index_first(packets))
-        except av.FFmpegError:
-            if packets is None:
-                raise
-            result = _remux(source, target, _index_first(None))
-    except (av.FFmpegError, OSError, ValueError):
-        target.unlink(missing_ok=True)
-        raise
-    if result is None:
-        target.unlink(missing_ok=True)
-        return None
-    with target.open("rb") as file:
-        os.fsync(file.fileno())
-    return result
+def seal(path: Path) -> tuple[int, str]:
+    """Make the recorded file at `path` durable (one fdatasync) and return its size and SHA-256,
+    read back from the page cache it was just written through."""
+    with path.open("rb") as file:
+        os.fdatasync(file.fileno())
+        size = os.fstat(file.fileno()).st_size
+        digest = hashlib.file_digest(file, "sha256").hexdigest()
+    return size, digest
 
 
-def _index_first(packets: int | None) -> dict[str, str]:
-    """Muxer options that put the index first: in room kept for `packets`, or by faststart."""
-    if packets is None:
-        return {"movflags": "+faststart"}
-    return {"moov_size": str(INDEX_BYTES + INDEX_BYTES_PER_PACKET * packets)}
-
-
-def _remux(source: Path, target: Path, options: dict[str, str]) -> Remuxed | None:
-    with av.open(str(source)) as src:
-        if not src.streams.video:
-            return None
-        video = src.streams.video[0]
-        streams: list[av.stream.Stream] = [video, *src.streams.audio[:1]]
-        create_private_file(target)  # PyAV truncates it and keeps the mode
-        with av.open(str(target), "w", format="mp4", container_options=options) as out:
-            mapping = {stream.index: out.add_stream_from_template(stream) for stream in streams}
-            first: Fraction | None = None
-            last = Fraction(0)
-            count = 0
-            packets = src.demux(streams)
-            while True:
-                try:
-                    packet = next(packets)
-                except StopIteration:
-                    break
-                except av.FFmpegError:
-                    break  # the fragment being written when the hub stopped
-                if packet.dts is None:
-                    continue
-                if packet.stream.index == video.index and packet.pts is not None:
-                    when = packet.pts * video.time_base if video.time_base else Fraction(0)
-                    first = when if first is None else min(first, when)
-                    last = max(last, when)
-                    count += 1
-                packet.stream = mapping[packet.stream.index]
-                out.mux(packet)
-            if first is None:
-                return None
-    return Remuxed(float(first), float(last), count, len(streams) > 1)
+def keep_whole_fragments(path: Path) -> int:
+    """Cut a recording that stopped mid-write back to its last whole box, dropping a fragment
+    whose media (`mdat`) is cut off together with its index (`moof`); the size kept. What is
+    kept is a playable fragmented MP4 (blocking)."""
+    with path.open("r+b") as file:
+        end = os.fstat(file.fileno()).st_size
+        offset = whole = 0
+        while offset + 8 <= end:
+            file.seek(offset)
+            header = file.read(16)
+            size = int.from_bytes(header[:4])
+            if size == 1 and len(header) == 16:
+                size = int.from_bytes(header[8:16])
+            if size < 8 or offset + size > end:
+                break  # cut off (or "to the end", which a recording in progress never writes)
+            offset += size
+            if header[4:8] != b"moof":  # a fragment's index counts once its media is whole
+                whole = offset
+        if whole < end:
+            file.truncate(whole)
+    return whole
 
 
 def thumbnail_size(width: int, height: int) -> tuple[int, int]:
@@ -163,7 +125,7 @@ def frame_jpeg(path: Path, at: float) -> bytes | None:
         return None if chosen is None else jpeg(chosen)
 
 
-def probe(path: Path) -> Remuxed | None:
+def probe(path: Path) -> Probed | None:
     """The video's first and last frame times of a finished MP4; None if it has no video."""
     with av.open(str(path)) as container:
         if not container.streams.video:
@@ -176,6 +138,6 @@ def probe(path: Path) -> Remuxed | None:
         ]
         if not times:
             return None
-        return Remuxed(
+        return Probed(
             float(min(times)), float(max(times)), len(times), bool(container.streams.audio)
         )

@@ -1,11 +1,11 @@
 """Writing one clip: packets copied into a fragmented MP4 (or MJPEG transcoded to H.264) in the
 stream's thread, with its journal once the first frame is in; then finished in a worker thread:
-remuxed with its index first, fsync, SHA-256, the thumbnail, the rename."""
+the file as recorded is the clip (written once), so finishing is one fdatasync, its SHA-256 read
+back from the page cache, the thumbnail and the rename."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -19,7 +19,7 @@ import av.logging
 from doorward_hub.core.files import PARTIAL_SUFFIX, create_private_file, write_atomically
 from doorward_hub.models import Clip, ClipTrigger
 from doorward_hub.recording.journal import ClipJournal, journal_path
-from doorward_hub.recording.mp4 import RECORDING_OPTIONS, jpeg, remux_faststart
+from doorward_hub.recording.mp4 import RECORDING_OPTIONS, jpeg, seal
 
 # PyAV's bridge from FFmpeg's log callback into Python logging has deadlocked threads: keep it off.
 av.logging.set_level(None)
@@ -27,8 +27,6 @@ av.logging.set_level(None)
 _LOGGER = logging.getLogger(__name__)
 
 TRANSCODE_TIME_BASE = Fraction(1, 1000)
-FINISHING_SUFFIX = ".finishing"
-"""Added to a clip's name while its seekable copy is written; such files are left-overs."""
 
 
 @dataclass(slots=True)
@@ -102,7 +100,6 @@ class ClipWriter:
         self.has_audio = audio is not None and not transcode
         self.first: float | None = None
         self.last: float | None = None
-        self._packets = 0  # written, so the seekable copy keeps the room its index needs
         # For the thumbnail: the keyframe nearest the trigger (copied: the ring's packets are
         # reused by the next clip). It decodes alone: one frame per clip, not a GOP's worth.
         self._thumb: tuple[bytes, float] | None = None
@@ -134,13 +131,9 @@ class ClipWriter:
         packet.time_base = entry.time_base
         packet.dts = entry.dts - offset
         packet.pts = None if entry.pts is None else entry.pts - offset
-        self._mux([packet])
+        self._container.mux(packet)
         if entry.video:
             self._mark(entry.time)
-
-    def _mux(self, packets: list[av.Packet[Any]]) -> None:
-        self._container.mux(packets)
-        self._packets += len(packets)
 
     def _mark(self, when: float) -> None:
         if self.first is None:
@@ -185,7 +178,7 @@ class ClipWriter:
             picture = frame.reformat(format="yuv420p")
             self._last_pts = max(self._last_pts + 1, round((entry.time - self.first) * 1000))
             picture.pts, picture.time_base = self._last_pts, TRANSCODE_TIME_BASE
-            self._mux(self._encoder.encode(picture))
+            self._container.mux(self._encoder.encode(picture))
             self._mark(entry.time)
 
     def _collect_thumbnail(self, entry: BufferedPacket) -> None:
@@ -203,18 +196,13 @@ class ClipWriter:
         with contextlib.suppress(av.FFmpegError, OSError):
             self._container.close()
         self.partial.unlink(missing_ok=True)
-        self._finishing.unlink(missing_ok=True)
         journal_path(self.target).unlink(missing_ok=True)
 
-    @property
-    def _finishing(self) -> Path:
-        return self.target.with_name(self.target.name + FINISHING_SUFFIX)
-
     def finish(self) -> Clip | None:
-        """Close, check and move the clip into place (worker thread). None if nothing usable."""
+        """Close, seal and move the clip into place (worker thread). None if nothing usable."""
         try:
             if self._encoder is not None:
-                self._mux(self._encoder.encode(None))
+                self._container.mux(self._encoder.encode(None))
             self._container.close()
         except av.FFmpegError:
             _LOGGER.exception("Could not finish a clip", extra={"doorbell_id": self.doorbell_id})
@@ -224,22 +212,16 @@ class ClipWriter:
             self.abort()
             return None
         try:
-            remuxed = remux_faststart(self.partial, self._finishing, self._packets)
-        except (av.FFmpegError, OSError, ValueError):
+            size, digest = seal(self.partial)
+        except OSError:
             _LOGGER.exception("Could not finish a clip", extra={"doorbell_id": self.doorbell_id})
-            remuxed = None
-        if remuxed is None:
             self.abort()
             return None
-        with self._finishing.open("rb") as file:
-            digest = hashlib.file_digest(file, "sha256").hexdigest()
-        size = self._finishing.stat().st_size
         thumbnail = self._thumbnail()
         if thumbnail is not None:
             write_atomically(self.target.with_suffix(".jpg"), thumbnail)
-        self._finishing.replace(self.target)
+        self.partial.replace(self.target)
         sync_folder(self.target.parent)
-        self.partial.unlink()
         return Clip(
             id=0,
             doorbell_id=self.doorbell_id,
