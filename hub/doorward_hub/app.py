@@ -33,7 +33,7 @@ from doorward_hub.devices.snapshots import SnapshotStore
 from doorward_hub.events.bus import EventBus
 from doorward_hub.exports import identity_key
 from doorward_hub.exports.recorded_clips import RecordedClips
-from doorward_hub.neighborhood.feed import Comment, NeighborPost
+from doorward_hub.neighborhood.items import Comment, NeighborPost
 from doorward_hub.neighborhood.service import GroupStatus, NeighborhoodService
 from doorward_hub.recording.library import ClipLibrary
 from doorward_hub.recording.recorder import Recorder

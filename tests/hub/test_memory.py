@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
+import aiohttp
 import pytest
+
+from .conftest import LOOPBACK, Process, free_port, pair_client
+from .test_processes import serve_args, wait_until_serving
 
 # Frees 3 MB blocks the way a thumbnail decoder's frame pool does, keeping a block allocated
 # after them (as other threads do), then prints the resident set in kB.
@@ -93,3 +99,30 @@ def test_scattered_free_packets_are_returned() -> None:
     # 40 MB of packets were freed below a block still in use: glibc alone keeps them resident.
     assert returned == "True"
     assert int(before) - int(after) > 30 * 1024, (before, after)
+
+
+GROUP_ONLY_LIBRARIES = ("/vodozemac/", "/Crypto/", "/h3/")
+"""Native parts of the Matrix client's crypto (vodozemac, pycryptodome) and of H3: loaded by a
+hub in a group, never by one in none (they cost about 17 MB resident)."""
+
+
+def _loaded_libraries(pid: int) -> set[str]:
+    with open(f"/proc/{pid}/maps") as maps:
+        return {line.split()[-1] for line in maps if "/site-packages/" in line}
+
+
+async def test_a_hub_in_no_group_does_not_load_the_matrix_client(
+    tmp_path: Path, processes: Callable[[list[str], str], Process], http: aiohttp.ClientSession
+) -> None:
+    port = free_port()
+    hub = processes(serve_args(tmp_path / "hub", port), "hub")
+    await wait_until_serving(http, hub, port)
+    origin = f"http://{LOOPBACK}:{port}"
+    token = await pair_client(http, origin, (tmp_path / "hub" / "pairing-code").read_text().strip())
+    headers = {"Authorization": f"Bearer {token}"}
+    for route in ("neighborhood", "neighborhood/posts"):  # what Home Assistant polls
+        async with http.get(f"{origin}/api/v1/{route}", headers=headers) as response:
+            assert response.status == 200, await response.text()
+    loaded = _loaded_libraries(hub.proc.pid)
+    assert any("/av/" in path or "/av.libs/" in path for path in loaded), "the check can see"
+    assert not [p for p in loaded if any(part in p for part in GROUP_ONLY_LIBRARIES)], loaded

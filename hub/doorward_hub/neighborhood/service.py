@@ -2,6 +2,8 @@
 
 One instance per hub. It owns the membership's sync task and the feed, and is the only caller
 of the export pipeline for neighbor posts: `share_clip` is one human action on one clip.
+The Matrix client, the feed and the export pipeline (with their crypto libraries, about 17 MB
+resident) are imported when the hub is in a group or joins one, not by a hub in none.
 """
 
 from __future__ import annotations
@@ -13,23 +15,23 @@ import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
-
-from nio.responses import RoomGetStateEventResponse
+from typing import TYPE_CHECKING, Any, Final
 
 from ..audit.log import AuditLog
 from ..core.files import read_json, write_json_atomically
 from ..exports.clip import ExportClip
-from ..exports.exporter import Exporter, ExportResult, Grant
 from ..exports.identity_key import IdentityKey
-from .account import HomeserverUnreachable, InviteRejected, MatrixError
+from .errors import HomeserverUnreachable, InviteRejected, MatrixError
 from .event_types import GROUP, GroupPolicy, InvalidContent, MemberRecord
-from .feed import Comment, FeedListener, NeighborFeed, NeighborPost
 from .invite import InvalidInvite, Invite
+from .items import Comment, FeedListener, NeighborPost
 from .layout import membership_folder, neighborhood_folder
 from .location import home_cell, is_cell
-from .membership import Membership
-from .posts import GroupPostDelivery
+
+if TYPE_CHECKING:
+    from ..exports.exporter import Exporter, ExportResult
+    from .feed import NeighborFeed
+    from .membership import Membership
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -101,7 +103,7 @@ class NeighborhoodService:
         self._audit = audit
         self._clips = clips
         self._retention_days = received_retention_days
-        self._exporter = Exporter(identity, audit)
+        self._exporter: Exporter | None = None  # made at the first share
         self._membership: Membership | None = None
         self._feed: NeighborFeed | None = None
         self._sync_task: asyncio.Task[None] | None = None
@@ -118,6 +120,8 @@ class NeighborhoodService:
         folder = membership_folder(self._data_dir)
         if read_json(folder / "group.json") is None:
             return
+        from .membership import Membership  # noqa: PLC0415 - only a hub in a group loads it
+
         self._membership = Membership.restore(folder)
         await self._open_feed()
 
@@ -184,6 +188,8 @@ class NeighborhoodService:
         record = MemberRecord(
             "", self._identity.public_base64, self._identity.key_id, self._hub_name
         )
+        from .membership import Membership  # noqa: PLC0415 - see the module's docstring
+
         try:
             self._membership = await Membership.join(
                 membership_folder(self._data_dir), invite, self._hub_name, record
@@ -272,8 +278,13 @@ class NeighborhoodService:
                 await self._synced.wait()
         except TimeoutError as err:
             raise NeighborhoodError("not_ready", "the hub has not reached the group yet") from err
+        from ..exports.exporter import Exporter, Grant  # noqa: PLC0415 - only in a group
+        from .posts import GroupPostDelivery  # noqa: PLC0415
+
         retention = (await self._policy(membership)).max_export_retention_days
         grant = Grant.new(actor, clip_id, "neighbor_post")
+        if self._exporter is None:
+            self._exporter = Exporter(self._identity, self._audit)
         try:
             return await self._exporter.export(
                 grant, clip, GroupPostDelivery(membership, cell), message, retention
@@ -294,6 +305,8 @@ class NeighborhoodService:
         return self._membership
 
     async def _policy(self, membership: Membership) -> GroupPolicy:
+        from nio.responses import RoomGetStateEventResponse  # noqa: PLC0415 - only in a group
+
         response = await membership.client.room_get_state_event(membership.group.space_id, GROUP)
         if isinstance(response, RoomGetStateEventResponse):
             with contextlib.suppress(InvalidContent):
@@ -302,6 +315,8 @@ class NeighborhoodService:
 
     async def _open_feed(self) -> None:
         assert self._membership is not None
+        from .feed import NeighborFeed  # noqa: PLC0415 - only in a group
+
         cell = self.home_cell()
         self._feed = await NeighborFeed.open(
             neighborhood_folder(self._data_dir) / "feed", self._membership, cell or ""
