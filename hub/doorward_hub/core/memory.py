@@ -23,6 +23,7 @@ import logging
 _LOGGER = logging.getLogger(__name__)
 
 # From glibc's <malloc.h>.
+_M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 
@@ -30,6 +31,11 @@ MMAP_THRESHOLD = 1024 * 1024
 """Blocks this large or larger (decoded frames, FFmpeg's I/O buffers) get their own mapping."""
 ARENA_MAX = 2
 """Malloc arenas shared by all threads (glibc's default is 8 per core)."""
+TRIM_THRESHOLD = 4 * 1024 * 1024
+"""Free space an arena keeps at its top before free() hands it back. Setting the mmap threshold
+pins glibc's trim threshold at 128 kB, and then the packets freed and allocated again in every
+stream's rhythm were returned and faulted back in many times a second (zeroing every page):
+here the periodic `return_free_memory` returns it instead."""
 RETURN_INTERVAL = 10.0
 """Seconds between handing malloc's free pages back to the system."""
 
@@ -58,8 +64,13 @@ def limit_heap_growth() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    applied = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
-        mallopt(_M_ARENA_MAX, ARENA_MAX)
+    applied = all(
+        mallopt(option, value)
+        for option, value in (
+            (_M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+            (_M_ARENA_MAX, ARENA_MAX),
+            (_M_TRIM_THRESHOLD, TRIM_THRESHOLD),
+        )
     )
     if not applied:
         _LOGGER.warning("Could not tune the memory allocator; memory use may grow with streams")

@@ -89,6 +89,7 @@ def jpeg(frame: av.VideoFrame) -> bytes:
     """A baseline JFIF JPEG of a decoded frame, scaled down to the thumbnail size."""
     width, height = thumbnail_size(frame.width, frame.height)
     encoder = av.VideoCodecContext.create("mjpeg", "w")
+    encoder.thread_count = 1  # a 640 px picture: threads would cost more to start than they save
     encoder.width, encoder.height = width, height
     encoder.pix_fmt = "yuvj420p"
     encoder.sample_aspect_ratio = Fraction(1, 1)  # makes FFmpeg write the JFIF header
