@@ -13,7 +13,8 @@ The doorbells are pressed round robin at `--rate` presses per second (`POST /sim
 press is timed from just before that request to the state change of the doorbell's
 `event.<name>_doorbell` entity: the simulator sends the event to the hub, the hub stores it and
 pushes it over its WebSocket, the integration fires the entity. Prints p50/p90/p99/max and
-whether every press fired exactly once. The target is p99 < 100 ms. Nothing asserts timings.
+whether every press fired exactly once. The target (issue 13) is p99 < 50 ms. Nothing asserts
+timings.
 """
 
 import argparse
@@ -36,6 +37,8 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # custom_components.doorward
 LOOPBACK = "127.0.0.1"
+TARGET_P99_MS = 50.0
+"""Press -> Home Assistant p99 (issue 13; it was 100 ms before group commit)."""
 
 
 def free_port() -> int:
@@ -275,7 +278,8 @@ async def run(doorbell_count: int, presses: int, rate: float, fps: float, folder
                 f"p90 {percentile(latencies, 0.90):.1f}  p99 {p99:.1f}  "
                 f"max {max(latencies):.1f}  mean {statistics.fmean(latencies):.1f}"
             )
-        print(f"target p99 < 100 ms: {latency_verdict(latencies, presses, repeats, len(gaps))}")
+        verdict = latency_verdict(latencies, presses, repeats, len(gaps))
+        print(f"target p99 < {TARGET_P99_MS:g} ms: {verdict}")
         if to_hub:
             print(
                 "split at the hub's event time (1 ms steps): press -> stored by the hub "
@@ -297,7 +301,7 @@ async def run(doorbell_count: int, presses: int, rate: float, fps: float, folder
 
 def latency_verdict(latencies: list[float], presses: int, repeats: int, gaps: int) -> str:
     """'met' only when every press fired exactly once and the p99 of all of them is under
-    100 ms: a lost press has no latency, so it counts as a miss, never as a fast press."""
+    the target: a lost press has no latency, so it counts as a miss, never as a fast press."""
     problems = []
     if len(latencies) < presses:
         problems.append(f"{presses - len(latencies)} presses lost")
@@ -306,7 +310,7 @@ def latency_verdict(latencies: list[float], presses: int, repeats: int, gaps: in
     if problems:
         return "NOT met (" + "; ".join(problems) + ")"
     p99 = percentile(latencies, 0.99)
-    return "met" if p99 < 100 else f"NOT met (p99 {p99:.1f} ms)"
+    return "met" if p99 < TARGET_P99_MS else f"NOT met (p99 {p99:.1f} ms)"
 
 
 def main() -> int:

@@ -218,9 +218,17 @@ async def measure(
             if hub.returncode is not None or time.monotonic() > deadline:
                 raise SystemExit("the hub did not start")
             await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)
-        async with http.post(f"{base}/pair", json={"code": code_file.read_text().strip()}) as r:
-            headers = {"Authorization": f"Bearer {(await r.json())['token']}"}
+        # The code is written before the server listens: on a busy machine, well before.
+        while True:
+            try:
+                code = {"code": code_file.read_text().strip()}
+                async with http.post(f"{base}/pair", json=code) as r:
+                    headers = {"Authorization": f"Bearer {(await r.json())['token']}"}
+                break
+            except aiohttp.ClientConnectorError:
+                if hub.returncode is not None or time.monotonic() > deadline:
+                    raise SystemExit("the hub did not start listening") from None
+                await asyncio.sleep(0.2)
         await wait_online(http, base, headers, len(doorbells))
 
         # The reference: ffmpeg cutting the same live streams into segments by stream copy.

@@ -40,8 +40,8 @@ from doorward_hub.exports.clip import ExportClip
 from doorward_hub.exports.identity_key import load_or_create
 from doorward_hub.exports.package import encrypt_file
 from doorward_hub.neighborhood.event_types import GroupPolicy
-from doorward_hub.neighborhood.feed import Comment, NeighborPost
 from doorward_hub.neighborhood.group_host import GroupHost
+from doorward_hub.neighborhood.items import Comment, NeighborPost
 from doorward_hub.neighborhood.service import NeighborhoodService
 
 REPO = Path(__file__).resolve().parents[1]

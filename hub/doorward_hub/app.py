@@ -24,6 +24,7 @@ from doorward_hub.auth.tokens import TokenRegistry
 from doorward_hub.config import HubConfig
 from doorward_hub.core.files import make_private, private_folder
 from doorward_hub.core.logs import LoopErrorLog
+from doorward_hub.core.memory import keep_returning_free_memory
 from doorward_hub.devices.discovery import Discovery, advertise_hub, advertised_addresses
 from doorward_hub.devices.doorbells import DoorbellManager
 from doorward_hub.devices.drivers import create_drivers
@@ -32,9 +33,9 @@ from doorward_hub.devices.snapshots import SnapshotStore
 from doorward_hub.events.bus import EventBus
 from doorward_hub.exports import identity_key
 from doorward_hub.exports.recorded_clips import RecordedClips
-from doorward_hub.neighborhood.feed import Comment, NeighborPost
+from doorward_hub.neighborhood.items import Comment, NeighborPost
 from doorward_hub.neighborhood.service import GroupStatus, NeighborhoodService
-from doorward_hub.police.household import PendingRequest
+from doorward_hub.police.pending import PendingRequest
 from doorward_hub.recording.library import ClipLibrary
 from doorward_hub.recording.recorder import Recorder
 from doorward_hub.storage.repositories import Repositories
@@ -194,8 +195,7 @@ class Hub:
         stack.push_async_callback(discovery.stop)
         if config.advertise:
             self._advertise(stack, zeroconf)
-        housekeeping = asyncio.create_task(self._keep_house(), name="housekeeping")
-        stack.push_async_callback(_cancel, housekeeping)
+        self._start_background_work(stack)
         _LOGGER.info(
             "Hub running",
             extra={"hub_id": self.hub_id, "port": self.port, "data_dir": str(config.data_dir)},
@@ -232,6 +232,14 @@ class Hub:
     def _retention_days(self, doorbell_id: str) -> float | None:
         doorbell = self.doorbells.doorbells.get(doorbell_id)
         return None if doorbell is None else doorbell.retention_days
+
+    def _start_background_work(self, stack: AsyncExitStack) -> None:
+        """Housekeeping, and handing freed memory back to the system, until `stack` unwinds."""
+        for work, name in (
+            (self._keep_house(), "housekeeping"),
+            (keep_returning_free_memory(), "free memory"),
+        ):
+            stack.push_async_callback(_cancel, asyncio.create_task(work, name=name))
 
     async def _keep_house(self) -> None:
         while True:

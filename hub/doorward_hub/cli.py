@@ -12,6 +12,7 @@ from doorward_hub import __version__
 from doorward_hub.auth.pairing import Pairing
 from doorward_hub.config import ConfigError, HubConfig, load_config
 from doorward_hub.core.logs import configure_logging
+from doorward_hub.core.memory import limit_heap_growth
 from doorward_hub.neighborhood import cli as group_cli
 from doorward_hub.police import cli as police_cli
 from doorward_hub.storage.migrations import SchemaTooNew
@@ -40,6 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     configure_logging(config.log_format, config.log_level)
     os.umask(0o077)  # whatever the hub writes (secrets, footage) is its user's alone
+    limit_heap_growth()  # before any video thread starts
     from doorward_hub.app import SHUTDOWN_DEADLINE, Hub  # noqa: PLC0415 - keeps `--help` and the other commands light
 
     try:

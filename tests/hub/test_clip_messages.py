@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ import pytest
 from doorward_hub.app import Hub
 from doorward_hub.core.files import write_atomically
 from doorward_hub.devices.drivers.base import DeviceEvent
+from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip, ClipTrigger, Doorbell, EventType
-from doorward_hub.recording.library import clip_announcement
+from doorward_hub.recording.library import clip_announcement, removal_announcement
 from doorward_hub.storage.repositories import Repositories
 from doorward_hub.web.api_v1 import websocket
 
@@ -146,6 +148,88 @@ async def test_a_database_from_before_clip_messages_continues_the_seq(tmp_path: 
         assert notice["clip"]["id"] == added.id
     finally:
         await stored.close()
+
+
+async def test_concurrent_events_and_clip_messages_are_published_once_each_in_seq_order(
+    tmp_path: Path,
+) -> None:
+    """Presses, clip additions and clip removals at once: one writer numbers them all, so each
+    is published once, after it is durable, in seq order, exactly as stored."""
+    stored = await Repositories.open(tmp_path / "hub.db")
+    try:
+        bus = EventBus(stored.events, press_merge_seconds=0)
+        subscription = bus.subscribe(None)
+
+        async def add(n: int) -> Clip:
+            clip = Clip(0, "front", ClipTrigger.MANUAL, None, n, n, n + 1, 1, "", f"{n}.mp4")
+            added, _ = await stored.clips.add_clip(clip, clip_announcement, bus.publish)
+            return added
+
+        doomed = [await add(n) for n in range(20)]
+        burst: list[Awaitable[object]] = []
+        for n in range(60):
+            key = f"k{n}"
+            burst.append(bus.record(DOORBELL, DeviceEvent(EventType.PRESS, None, key, cursor=key)))
+            burst.append(add(100 + n))
+            if n < len(doomed):
+                burst.append(
+                    stored.clips.delete_clips([doomed[n].id], removal_announcement, bus.publish)
+                )
+        await asyncio.gather(*burst)
+
+        published: list[tuple[str, int]] = []
+        while not subscription.queue.empty():
+            message = subscription.queue.get_nowait()
+            assert message is not None
+            seq = message["event"]["seq"] if message["type"] == "event" else message["seq"]
+            published.append((message["type"], seq))
+        assert [seq for _, seq in published] == list(range(1, 20 + 60 + 60 + 20 + 1))
+        assert sorted(kind for kind, _ in published) == sorted(
+            ["clip"] * 80 + ["event"] * 60 + ["clip_removed"] * 20
+        )
+        kept = [(e.seq, "event") for e in await stored.events.events_after(0, 1000)]
+        kept += [(seq, notice["type"]) for seq, notice in await stored.clips.notices_after(0, 1000)]
+        assert sorted(kept) == [(seq, kind) for kind, seq in published], "published = stored"
+        assert await stored.events.last_seq() == published[-1][1]
+    finally:
+        await stored.close()
+
+
+async def test_clients_connecting_during_a_burst_get_every_seq_once_in_order(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    """The replay stops at the hello's `last_seq` and the live stream takes over from there: a
+    client that connects while events and clip messages are being stored misses none of them
+    and gets none twice."""
+    hub = Hub(hub_config(tmp_path / "hub", press_merge_seconds=0.0))
+    await hub.start()
+    try:
+        base = f"http://{LOOPBACK}:{hub.port}"
+        token = await pair_client(http, base, await hub.pairing.new_code())
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def burst() -> None:
+            for n in range(40):
+                await asyncio.gather(press(hub, f"b{n}"), new_clip(hub), press(hub, f"c{n}"))
+
+        async def client(delay: float) -> list[int]:
+            await asyncio.sleep(delay)
+            async with http.ws_connect(f"{base}/api/v1/ws?after=0", headers=headers) as ws:
+                assert (await ws.receive_json())["type"] == "hello"
+                await finished.wait()
+                total = await hub.repositories.events.last_seq()
+                return [seq for _, seq in await pushed(ws, total, within=30)]
+
+        finished = asyncio.Event()
+        clients = [asyncio.create_task(client(delay)) for delay in (0, 0.05, 0.1, 0.2, 0.4)]
+        await burst()
+        finished.set()
+        total = await hub.repositories.events.last_seq()
+        assert total >= 120
+        for received in await asyncio.gather(*clients):
+            assert received == list(range(1, total + 1))
+    finally:
+        await hub.stop()
 
 
 async def test_messages_stored_between_the_replays_two_reads_come_live_once_in_order(

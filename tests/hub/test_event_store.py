@@ -1,15 +1,23 @@
 """The event store on a real SQLite file: order, idempotence per device key, press merging,
-paging, the doorbell's cursor. Fast, so mutation testing (scripts/mutation) can run it often."""
+paging, the doorbell's cursor, group commit under a burst and `kill -9` in the middle of one.
+Fast, so mutation testing (scripts/mutation) can run it often."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from doorward_hub.devices.drivers.base import DeviceEvent
+from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Doorbell, EventType
+from doorward_hub.storage.event_writer import EventWriterClosed
 from doorward_hub.storage.events import EventRepository
 from doorward_hub.storage.repositories import Repositories
 
@@ -191,3 +199,112 @@ async def test_the_cursor_and_snapshot_mark_are_stored(stored: Repositories) -> 
     second = await stored.events.get_event(2)
     assert second is not None
     assert second.has_snapshot is False
+
+
+async def test_a_burst_of_concurrent_presses_is_stored_once_each_and_published_in_order(
+    stored: Repositories,
+) -> None:
+    """Group commit: presses from 20 doorbells at once, some sent twice, share few commits."""
+    bus = EventBus(stored.events, press_merge_seconds=0)
+    subscription = bus.subscribe(None)
+    doorbells = [
+        Doorbell(f"door{n}", "doorward", f"Door {n}", "Sim", "127.0.0.1", 1, frozenset())
+        for n in range(20)
+    ]
+    for doorbell in doorbells:
+        await stored.doorbells.save_doorbell(doorbell)
+    presses = [
+        (doorbells[n % 20], DeviceEvent(EventType.PRESS, None, key=f"boot:{n}", cursor=f"boot:{n}"))
+        for n in range(200)
+    ]
+    commits_before = stored.event_writer.commits
+    # Every press is sent twice at the same moment (a device retrying): stored once.
+    results = await asyncio.gather(*(bus.record(d, e) for d, e in presses + presses))
+
+    first, repeats = results[:200], results[200:]
+    assert all(r is not None for r in first)
+    assert all(r is None for r in repeats)
+    seqs = [r.event.seq for r in first if r is not None]
+    assert sorted(seqs) == list(range(1, 201))
+    # Submitted in this order, stored in this order.
+    assert seqs == list(range(1, 201))
+    assert stored.event_writer.commits - commits_before < 400, "no batching happened"
+    published = []
+    while not subscription.queue.empty():
+        message = subscription.queue.get_nowait()
+        assert message is not None
+        published.append(message["event"]["seq"])
+    assert published == list(range(1, 201)), "published once each, in seq order"
+    events = await stored.events.events_after(0, 1000)
+    assert [(e.seq, e.doorbell_id) for e in events] == [
+        (n + 1, f"door{n % 20}") for n in range(200)
+    ]
+    for loaded in await stored.doorbells.load_doorbells():
+        last = max(n for n in range(200) if f"door{n % 20}" == loaded.id)
+        assert loaded.cursor == f"boot:{last}"
+
+
+async def test_work_that_fails_spoils_only_itself_in_a_batch(stored: Repositories) -> None:
+    def fails(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO events (doorbell_id, type, time) VALUES ('x', 'press', 1.0)")
+        raise ValueError("refused")
+
+    results = await asyncio.gather(
+        record(stored.events, time=T0),
+        stored.event_writer.submit(fails),
+        record(stored.events, "back", time=T0),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], ValueError)
+    assert [e.doorbell_id for e in await stored.events.events_after(0, 10)] == ["front", "back"]
+    await stored.event_writer.close()
+    with pytest.raises(EventWriterClosed):
+        await record(stored.events, time=T0 + 60)
+
+
+KILLED_MID_BURST = """
+import asyncio, os, signal, sys
+from pathlib import Path
+from doorward_hub.models import EventType
+from doorward_hub.storage.repositories import Repositories
+
+async def main():
+    stored = await Repositories.open(Path(sys.argv[1]))
+    acknowledged = 0
+    def on_durable(result):
+        nonlocal acknowledged
+        print(result[0].seq, flush=True)
+        acknowledged += 1
+        if acknowledged == 150:
+            os.kill(os.getpid(), signal.SIGKILL)
+    await asyncio.gather(*(
+        stored.events.record_event(
+            doorbell_id="front", event_type=EventType.PRESS, time=float(n), device_time=None,
+            device_key=f"k{n}", cursor=None, merge_seconds=0, on_durable=on_durable,
+        )
+        for n in range(400)
+    ))
+
+asyncio.run(main())
+"""
+
+
+async def test_every_acknowledged_event_survives_kill_9_mid_burst(tmp_path: Path) -> None:
+    """The hub acknowledges (publishes) an event only once its batch is committed."""
+    path = tmp_path / "hub.db"
+    await (await Repositories.open(path)).close()  # created and migrated
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILLED_MID_BURST, str(path), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await done.communicate()
+    assert done.returncode == -signal.SIGKILL
+    acknowledged = [int(line) for line in out.split()]
+    assert len(acknowledged) >= 150
+    stored = await Repositories.open(path)
+    try:
+        events = await stored.events.events_after(0, 1000)
+        kept = {e.seq for e in events}
+        assert set(acknowledged) <= kept
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    finally:
+        await stored.close()

@@ -17,6 +17,7 @@ import aiohttp
 import av
 import pytest
 from aiohttp import web
+from playwright.async_api import async_playwright
 
 from doorward_hub.app import Hub
 from doorward_hub.config import ConfigError, RecordingConfig, validate
@@ -25,8 +26,11 @@ from doorward_hub.devices.drivers.base import VideoSource
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip, ClipTrigger
 from doorward_hub.recording import library as library_module
+from doorward_hub.recording import mp4
 from doorward_hub.recording.library import MIB, ClipLibrary, clip_announcement
+from doorward_hub.recording.mp4 import frame_jpeg, thumbnail_size
 from doorward_hub.recording.stream import DoorbellStream
+from doorward_hub.recording.writer import BufferedPacket, ClipRequest, ClipWriter
 from doorward_hub.storage.repositories import Repositories
 from doorward_simulator.device import SimulatedDoorbell
 from doorward_simulator.video import Picture
@@ -180,6 +184,9 @@ async def test_a_press_records_pre_roll_event_and_post_roll_by_stream_copy(
     door = await doorbells("sim-clip")
     await client.buffering("sim-clip", PRE)
     pressed_at = float((await door.press())["time"])
+    folder = client.hub.recorder.library.folder
+    recording = await wait_for(lambda: [*folder.glob("*.mp4.partial")], timeout=10)
+    recorded_inode = recording[0].stat().st_ino
     clip = (await client.next_message("clip"))["clip"]
 
     assert clip["doorbell_id"] == "sim-clip"
@@ -195,7 +202,13 @@ async def test_a_press_records_pre_roll_event_and_post_roll_by_stream_copy(
     data = path.read_bytes()
     assert len(data) == clip["size"]
     assert hashlib.sha256(data).hexdigest() == clip["sha256"]
-    assert data.index(b"moov") < data.index(b"mdat"), "faststart: the index comes first"
+    # Written once: the fragmented MP4 recorded is the clip (the same file, renamed), its index
+    # (`moov`) first, a fragment per GOP, and the keyframe index (`mfra`) for seeking last.
+    assert path.stat().st_ino == recorded_inode, "the recording is kept, not copied"
+    kinds = [kind for kind, _ in top_level_boxes(data)]
+    assert kinds[:3] == [b"ftyp", b"moov", b"mdat"], kinds
+    assert kinds[3:-1] == [b"moof", b"mdat"] * ((len(kinds) - 4) // 2), kinds
+    assert kinds[-1] == b"mfra"
     # The clip's first frame shows the device clock of its recorded start time.
     assert abs(clock_error(path, door.picture, start)) < 0.05
 
@@ -234,6 +247,65 @@ async def test_a_press_records_pre_roll_event_and_post_roll_by_stream_copy(
     status, jpeg = await client.call("GET", f"clips/{clip['id']}/thumbnail")
     assert status == 200
     assert jpeg[:2] == b"\xff\xd8"
+
+
+PLAY_AND_SEEK = """async (src) => {
+    const video = document.createElement("video");
+    video.muted = true;
+    document.body.append(video);
+    const happened = (name) => new Promise((resolve, reject) => {
+        video.addEventListener(name, resolve, {once: true});
+        video.addEventListener("error", () => reject(video.error.message), {once: true});
+    });
+    const loaded = happened("loadedmetadata");
+    video.src = src;
+    await loaded;
+    await video.play();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const seeks = [];
+    for (const to of [video.duration - 0.6, 0.5]) {
+        const seeked = happened("seeked");
+        video.currentTime = to;
+        await seeked;
+        seeks.push(video.currentTime);
+    }
+    return {duration: video.duration, seeks, ready: video.readyState, width: video.videoWidth};
+}"""
+
+
+async def test_chromium_plays_and_seeks_a_clip_as_the_hub_serves_it(
+    session: SessionFactory, doorbells: DoorbellFactory
+) -> None:
+    """The clip is the fragmented MP4 as recorded: a browser plays it from the hub's Range-served
+    endpoint, knows its duration at once and seeks both ways (Debian's Chromium)."""
+    client = await session()
+    door = await doorbells("sim-play")
+    await client.buffering("sim-play", PRE)
+    await door.press()
+    clip = (await client.next_message("clip"))["clip"]
+    origin = f"http://{LOOPBACK}:{client.hub.port}"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        try:
+            context = await browser.new_context(extra_http_headers=client.headers)
+            page = await context.new_page()
+            await page.route(
+                f"{origin}/play",
+                lambda route: route.fulfill(content_type="text/html", body="<body></body>"),
+            )
+            await page.goto(f"{origin}/play")
+            played = await page.evaluate(PLAY_AND_SEEK, f"{origin}/api/v1/clips/{clip['id']}/video")
+        finally:
+            await browser.close()
+    assert abs(played["duration"] - clip["duration"]) < 0.3, (played, clip["duration"])
+    end, start = played["seeks"]
+    assert abs(end - (played["duration"] - 0.6)) < 0.1, played
+    assert abs(start - 0.5) < 0.1, played
+    assert played["ready"] >= 2, "a frame is there to show"  # HAVE_CURRENT_DATA
+    assert played["width"] == door.picture.width
 
 
 async def test_presses_during_a_clip_extend_it(
@@ -468,6 +540,175 @@ async def test_audio_is_kept_only_when_enabled(tmp_path: Path, audio: bool) -> N
     kinds = [s["codec_type"] for s in ffprobe(library.path(clip.file_name))["streams"]]
     assert kinds == (["video", "audio"] if audio else ["video"])
     assert clip.has_audio is audio
+
+
+async def test_thumbnails_of_large_video_are_scaled_down(tmp_path: Path) -> None:
+    """A 720p clip's thumbnail is 640x360: a full-size JPEG per clip cost more than its copy."""
+    source = tmp_path / "source.ts"
+    await asyncio.to_thread(
+        subprocess.run,
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=1280x720:rate=10",
+         "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-f", "mpegts",
+         str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    library, clip = await record_from(
+        tmp_path, source.read_bytes(), "video/mp2t", audio=False, seconds=4
+    )
+    [video] = ffprobe(library.path(clip.file_name))["streams"]
+    assert (video["width"], video["height"]) == (1280, 720), "the clip itself is untouched"
+    [picture] = ffprobe(library.path(clip.thumbnail_name))["streams"]
+    assert (picture["codec_name"], picture["width"], picture["height"]) == ("mjpeg", 640, 360)
+
+
+def test_a_thumbnail_is_the_keyframe_nearest_the_trigger(tmp_path: Path) -> None:
+    """The keyframe nearest the trigger decodes alone: one frame per clip, where the frame
+    nearest the trigger cost decoding from the keyframe before it (up to a GOP, issue 13).
+    Keyframes every second, trigger at 2.3 s: the thumbnail is the picture at 2 s."""
+    source = tmp_path / "source.ts"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
+         "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-f", "mpegts",
+         str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    target = tmp_path / "clip.mp4"
+    request = ClipRequest(ClipTrigger.MANUAL, None, trigger_time=2.3, start=0.0, end=4.0)
+    with av.open(str(source)) as container:
+        video = container.streams.video[0]
+        writer = ClipWriter("door", request, target, video=video, audio=None, transcode=False)
+        origin: int | None = None
+        for packet in container.demux(video):
+            if packet.dts is None or packet.pts is None or packet.time_base is None:
+                continue
+            origin = packet.pts if origin is None else origin
+            when = float((packet.pts - origin) * packet.time_base)
+            writer.add(
+                BufferedPacket(
+                    packet, when, packet.pts, packet.dts, packet.time_base, True,
+                    packet.is_keyframe,
+                )
+            )  # fmt: skip
+    clip = writer.finish()
+    assert clip is not None
+    with av.open(str(target)) as container:
+        times = [frame.time for frame in container.decode(video=0)]
+    assert times[:3] == pytest.approx([0.0, 0.1, 0.2])
+    nearest_keyframe = frame_jpeg(target, 2.0)
+    assert target.with_suffix(".jpg").read_bytes() == nearest_keyframe
+    assert nearest_keyframe != frame_jpeg(target, 2.3), "the frames differ: the test can tell"
+
+
+def top_level_boxes(data: bytes) -> list[tuple[bytes, int]]:
+    """The MP4's top-level boxes: (type, size), in file order."""
+    boxes, offset = [], 0
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset : offset + 4])
+        if size == 1:
+            size = int.from_bytes(data[offset + 8 : offset + 16])
+        boxes.append((data[offset + 4 : offset + 8], size))
+        offset += size or len(data)
+    return boxes
+
+
+def boxes_at(path: Path) -> list[tuple[bytes, int, int]]:
+    """The MP4's top-level boxes: (type, start, end offset), in file order."""
+    boxes, offset = [], 0
+    for kind, size in top_level_boxes(path.read_bytes()):
+        boxes.append((kind, offset, offset + size))
+        offset += size
+    return boxes
+
+
+def video_packets(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for packet in container.demux(video=0) if packet.dts is not None)
+
+
+@pytest.mark.parametrize(
+    "cut",
+    ["finished", "in the 2nd fragment's media", "in its index", "after its index"],
+)
+def test_a_recording_cut_off_keeps_its_whole_fragments(tmp_path: Path, cut: str) -> None:
+    """Recovery keeps a crashed recording in place: cut back to its last whole fragment (a
+    fragment's `moof` without its whole `mdat` goes too), it demuxes to the end without error."""
+    source = tmp_path / "source.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
+         "-f", "lavfi", "-i", "sine=frequency=440", "-t", "4", "-c:v", "libx264",
+         "-preset", "ultrafast", "-g", "10", "-c:a", "aac", "-f", "mp4",
+         "-movflags", mp4.RECORDING_OPTIONS["movflags"], str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    boxes = boxes_at(source)
+    fragments = [(start, end) for kind, start, end in boxes if kind == b"moof"]
+    assert len(fragments) >= 3, boxes
+    second_start, second_index_end = fragments[1]
+    size, kept = {
+        "finished": (boxes[-1][2], boxes[-1][2]),
+        "in the 2nd fragment's media": (second_index_end + 100, second_start),
+        "in its index": (second_index_end - 10, second_start),
+        "after its index": (second_index_end, second_start),
+    }[cut]
+    data = source.read_bytes()
+    recording = tmp_path / "clip.mp4.partial"
+    recording.write_bytes(data[:size])
+
+    assert mp4.keep_whole_fragments(recording) == kept
+    assert recording.stat().st_size == kept
+    assert recording.read_bytes() == data[:kept]
+    found = mp4.probe(recording)
+    assert found is not None
+    assert found.has_audio
+    assert found.video_packets == video_packets(recording) > 0
+    if cut == "finished":
+        assert found.video_packets == 40
+    else:
+        assert found.video_packets < 40
+    [video] = [s for s in ffprobe(recording)["streams"] if s["codec_type"] == "video"]
+    assert video["codec_name"] == "h264"
+
+
+def test_a_recording_cut_in_its_first_index_keeps_nothing_playable(tmp_path: Path) -> None:
+    source = tmp_path / "source.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
+         "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-f", "mp4",
+         "-movflags", mp4.RECORDING_OPTIONS["movflags"], str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    (ftyp, _, _), (moov, _, moov_end) = boxes_at(source)[:2]
+    assert (ftyp, moov) == (b"ftyp", b"moov")
+    recording = tmp_path / "clip.mp4.partial"
+    recording.write_bytes(source.read_bytes()[: moov_end - 1])
+    kept = mp4.keep_whole_fragments(recording)
+    assert recording.stat().st_size == kept < moov_end
+    with pytest.raises(av.FFmpegError):
+        mp4.probe(recording)
+
+
+def test_sealing_gives_the_size_and_sha256_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    data = bytes(range(256)) * 4099
+    path.write_bytes(data)
+    assert mp4.seal(path) == (len(data), hashlib.sha256(data).hexdigest())
+
+
+@pytest.mark.parametrize(
+    ("size", "thumbnail"),
+    [
+        ((1920, 1080), (640, 360)),
+        ((1080, 1920), (360, 640)),
+        ((2560, 1920), (640, 480)),
+        ((640, 480), (640, 480)),
+        ((320, 240), (320, 240)),  # never scaled up
+        ((1000, 3), (640, 2)),
+    ],
+)
+def test_thumbnail_sizes_keep_the_aspect_within_the_limit(
+    size: tuple[int, int], thumbnail: tuple[int, int]
+) -> None:
+    assert thumbnail_size(*size) == thumbnail
 
 
 async def test_a_new_doorbell_records_no_audio_until_the_owner_switches_it_on(

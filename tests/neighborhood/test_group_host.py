@@ -11,7 +11,7 @@ import pytest
 from nio import AsyncClient, ErrorResponse, JoinResponse, RoomGetStateResponse
 
 from doorward_hub.neighborhood import account
-from doorward_hub.neighborhood.account import MatrixError
+from doorward_hub.neighborhood.errors import MatrixError
 from doorward_hub.neighborhood.event_types import GROUP, MEGOLM, MEMBER, GroupPolicy
 from doorward_hub.neighborhood.group_host import GroupHost
 from doorward_hub.neighborhood.invite import Invite

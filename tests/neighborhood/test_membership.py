@@ -14,7 +14,7 @@ from nio.responses import DevicesResponse, ErrorResponse, LoginResponse
 
 from doorward_hub.exports.identity_key import load_or_create
 from doorward_hub.neighborhood import account
-from doorward_hub.neighborhood.account import MatrixError
+from doorward_hub.neighborhood.errors import MatrixError
 from doorward_hub.neighborhood.event_types import GroupPolicy, MemberRecord
 from doorward_hub.neighborhood.group_host import GroupHost
 from doorward_hub.neighborhood.membership import TIMELINE_LIMIT, GroupEvent, Membership

@@ -17,8 +17,9 @@ from nio.responses import MemoryDownloadResponse
 from doorward_hub.exports.exporter import Exporter, ExportPackage, ExportRefused, Grant
 from doorward_hub.exports.package import encrypt_file
 from doorward_hub.neighborhood.event_types import POST, GroupPolicy
-from doorward_hub.neighborhood.feed import Comment, NeighborFeed, NeighborPost
+from doorward_hub.neighborhood.feed import NeighborFeed
 from doorward_hub.neighborhood.group_host import GroupHost
+from doorward_hub.neighborhood.items import Comment, NeighborPost
 from doorward_hub.neighborhood.posts import GroupPostDelivery
 
 from .conftest import synapse

@@ -16,9 +16,9 @@ from doorward_hub.audit.log import AuditLog
 from doorward_hub.exports.clip import ExportClip
 from doorward_hub.exports.identity_key import load_or_create
 from doorward_hub.neighborhood.event_types import GroupPolicy
-from doorward_hub.neighborhood.feed import Comment, NeighborPost
 from doorward_hub.neighborhood.group_host import GroupHost
 from doorward_hub.neighborhood.invite import Invite
+from doorward_hub.neighborhood.items import Comment, NeighborPost
 from doorward_hub.neighborhood.layout import membership_folder
 from doorward_hub.neighborhood.service import NeighborhoodError, NeighborhoodService
 

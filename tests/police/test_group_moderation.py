@@ -13,7 +13,7 @@ import pytest
 from nio.responses import ErrorResponse, RoomGetEventResponse, RoomSendResponse
 
 from doorward_hub.core.backoff import Backoff
-from doorward_hub.neighborhood.account import MatrixError
+from doorward_hub.neighborhood.errors import MatrixError
 from doorward_hub.neighborhood.event_types import AGENCY, GroupPolicy
 from doorward_hub.police.event_types import REQUEST
 from doorward_hub.police.moderation import Decision

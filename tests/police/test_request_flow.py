@@ -28,7 +28,8 @@ from doorward_hub.police.area import home_area_cell
 from doorward_hub.police.direct_rooms import direct_room
 from doorward_hub.police.event_types import ANSWER
 from doorward_hub.police.evidence import EvidenceItem, EvidenceNotFound
-from doorward_hub.police.household import AnswerError, HouseholdRequests
+from doorward_hub.police.household import HouseholdRequests
+from doorward_hub.police.pending import AnswerError
 
 from ..neighborhood.households import Household
 from ..neighborhood.media import make_clip

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,8 +57,6 @@ class EventBus:
         self._store = store
         self._merge_seconds = press_merge_seconds
         self._subscriptions: set[Subscription] = set()
-        # Held from the insert to the publish, so events reach subscribers in seq order.
-        self._order = asyncio.Lock()
 
     def subscribe(self, token_id: str | None) -> Subscription:
         """Start receiving messages published from now on."""
@@ -71,13 +67,6 @@ class EventBus:
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop receiving messages."""
         self._subscriptions.discard(subscription)
-
-    @asynccontextmanager
-    async def sequenced(self) -> AsyncIterator[None]:
-        """Hold while storing a record numbered in the events' seq order and publishing it, so
-        subscribers get every seq in order."""
-        async with self._order:
-            yield
 
     def publish(self, message: Message) -> None:
         """Send a message to every subscriber; one that cannot keep up is disconnected."""
@@ -102,27 +91,35 @@ class EventBus:
             subscription.close(code, reason)
 
     async def record(self, doorbell: Doorbell, device_event: DeviceEvent) -> Recorded | None:
-        """Store a device event, then publish it. None if it was a repeat already stored."""
-        async with self._order:
-            result = await self._store.record_event(
-                doorbell_id=doorbell.id,
-                event_type=device_event.type,
-                time=time.time(),
-                device_time=device_event.device_time,
-                device_key=device_event.key,
-                cursor=device_event.cursor,
-                merge_seconds=self._merge_seconds,
-                button=device_event.button,
+        """Store a device event, then publish it. None if it was a repeat already stored.
+
+        Presses from every doorbell share one group commit: none waits behind another's `fsync`.
+        The event is published once its batch is durable, by the store's callback, which runs in
+        commit order, so subscribers get events in seq order.
+        """
+        result = await self._store.record_event(
+            doorbell_id=doorbell.id,
+            event_type=device_event.type,
+            time=time.time(),
+            device_time=device_event.device_time,
+            device_key=device_event.key,
+            cursor=device_event.cursor,
+            merge_seconds=self._merge_seconds,
+            button=device_event.button,
+            on_durable=self._publish_stored,
+        )
+        doorbell.cursor = device_event.cursor
+        if result is None:
+            return None
+        event, merged = result
+        if merged:
+            _LOGGER.info(
+                "Merged a repeated press",
+                extra={"doorbell_id": doorbell.id, "seq": event.seq, "presses": event.presses},
             )
-            doorbell.cursor = device_event.cursor
-            if result is None:
-                return None
-            event, merged = result
-            if merged:
-                _LOGGER.info(
-                    "Merged a repeated press",
-                    extra={"doorbell_id": doorbell.id, "seq": event.seq, "presses": event.presses},
-                )
-            else:
-                self.publish(messages.EventMessage(objects.Event.of(event)).to_dict())
-            return Recorded(event, merged)
+        return Recorded(event, merged)
+
+    def _publish_stored(self, result: tuple[Event, bool] | None) -> None:
+        """Publish a newly stored event (not a repeat, not a press merged into an earlier one)."""
+        if result is not None and not result[1]:
+            self.publish(messages.EventMessage(objects.Event.of(result[0])).to_dict())

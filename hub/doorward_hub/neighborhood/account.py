@@ -21,29 +21,13 @@ from nio.client.async_client import AsyncClient, AsyncClientConfig
 from nio.responses import ErrorResponse, Response
 
 from ..core.files import create_private_file, private_folder, read_json, write_json_atomically
+from .errors import HomeserverUnreachable, InviteRejected, MatrixError
 
 ACCOUNT_FILE: Final = "account.json"
 CRYPTO_DIR: Final = "crypto"
 CRYPTO_STORE: Final = "store.db"
 """The crypto store in `CRYPTO_DIR`: one fixed name, so it can be created private first."""
 REQUEST_TIMEOUT: Final = 30.0
-
-
-class MatrixError(Exception):
-    """A homeserver said no, or could not be reached; the message is for people."""
-
-    def __init__(self, message: str, errcode: str = "") -> None:
-        """Keep the Matrix error code (`M_FORBIDDEN`...) next to the message."""
-        super().__init__(message)
-        self.errcode = errcode
-
-
-class HomeserverUnreachable(MatrixError):
-    """No answer from the homeserver (down, wrong URL, network)."""
-
-
-class InviteRejected(MatrixError):
-    """The homeserver did not accept the invite (token used, expired or revoked)."""
 
 
 def checked[R: Response](response: R | ErrorResponse, what: str) -> R:

@@ -111,7 +111,7 @@ def _run(
         # Matrix and the hub's configuration load only when a group command runs (`--help`
         # stays light).
         from ..config import load_config  # noqa: PLC0415
-        from .account import MatrixError  # noqa: PLC0415
+        from .errors import MatrixError  # noqa: PLC0415
         from .layout import host_folder  # noqa: PLC0415
 
         config = load_config(args.config, {"data_dir": args.data_dir})

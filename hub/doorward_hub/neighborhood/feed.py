@@ -16,7 +16,6 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,6 +27,7 @@ from ..core.files import create_private_file, private_folder
 from ..exports.exporter import VIDEO_NAME
 from ..exports.manifest import Verification, verify_manifest
 from .event_types import MEMBER, InvalidContent, MemberRecord
+from .items import Comment, FeedListener, NeighborPost
 from .location import cells_apart
 from .membership import GroupEvent, Membership
 from .posts import PostBlock
@@ -65,62 +65,6 @@ CREATE TABLE IF NOT EXISTS comments (
 );
 CREATE INDEX IF NOT EXISTS comments_by_post ON comments (post_event_id, sent_ms);
 """
-
-
-@dataclass(frozen=True)
-class NeighborPost:
-    """A post as the hub offers it."""
-
-    event_id: str
-    sender: str
-    sent_ms: int
-    kind: str
-    """`video` or `text`."""
-    body: str
-    message: str
-    cell: str | None
-    cells_from_home: int | None
-    start_ms: int | None
-    duration_ms: int | None
-    trigger: str | None
-    verified: bool
-    verification: str
-    video_file: str | None
-    thumbnail_file: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        """The post object of the hub API."""
-        return {
-            "event_id": self.event_id,
-            "sender": self.sender,
-            "sent_ms": self.sent_ms,
-            "kind": self.kind,
-            "body": self.body,
-            "message": self.message,
-            "cell": self.cell,
-            "cells_from_home": self.cells_from_home,
-            "start_ms": self.start_ms,
-            "duration_ms": self.duration_ms,
-            "trigger": self.trigger,
-            "verified": self.verified,
-            "verification": self.verification,
-            "has_video": self.video_file is not None,
-            "has_thumbnail": self.thumbnail_file is not None,
-        }
-
-
-@dataclass(frozen=True)
-class Comment:
-    """A reply or thread message on a post."""
-
-    event_id: str
-    post_event_id: str
-    sender: str
-    sent_ms: int
-    body: str
-
-
-type FeedListener = Callable[[NeighborPost | Comment], None]
 
 
 class NeighborFeed:

@@ -20,7 +20,8 @@ from nio.responses import RoomCreateResponse, RoomGetStateResponse
 
 from ..core.files import read_json, write_json_atomically
 from . import account
-from .account import MatrixError, checked
+from .account import checked
+from .errors import MatrixError
 from .event_types import (
     ADMIN_POWER,
     AGENCY,

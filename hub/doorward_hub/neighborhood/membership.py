@@ -30,7 +30,8 @@ from nio.responses import (
 
 from ..core.files import read_json, write_json_atomically
 from . import account
-from .account import MatrixError, checked
+from .account import checked
+from .errors import MatrixError
 from .event_types import GROUP, MEMBER, MEMBER_ROOMS, MemberRecord
 from .invite import Invite
 

@@ -16,7 +16,8 @@ from nio.responses import RoomSendResponse, UploadResponse
 
 from ..exports.exporter import ExportPackage
 from ..exports.package import EncryptedFile
-from .account import MatrixError, checked
+from .account import checked
+from .errors import MatrixError
 from .event_types import POST
 from .location import is_cell
 from .membership import Membership

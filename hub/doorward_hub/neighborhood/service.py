@@ -2,6 +2,9 @@
 
 One instance per hub. It owns the membership's sync task and the feed, and is the only caller
 of the export pipeline for neighbor posts: `share_clip` is one human action on one clip.
+The Matrix client, the feed, the police requests and the export pipeline (with their crypto
+libraries, about 17 MB resident) are imported when the hub is in a group or joins one, not by a
+hub in none.
 """
 
 from __future__ import annotations
@@ -13,26 +16,26 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
-
-from nio.responses import RoomGetStateEventResponse
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..audit.log import AuditLog
 from ..core.files import read_json, write_json_atomically
 from ..exports.clip import ExportClip
-from ..exports.exporter import Exporter, ExportResult, Grant
 from ..exports.identity_key import IdentityKey
-from ..police.area import home_area_cell
 from ..police.decline_rules import DeclineRulesFile
-from ..police.household import HouseholdRequests, RequestListener
-from .account import HomeserverUnreachable, InviteRejected, MatrixError
+from .errors import HomeserverUnreachable, InviteRejected, MatrixError
 from .event_types import GROUP, GroupPolicy, InvalidContent, MemberRecord
-from .feed import Comment, FeedListener, NeighborFeed, NeighborPost
 from .invite import InvalidInvite, Invite
+from .items import Comment, FeedListener, NeighborPost
 from .layout import membership_folder, neighborhood_folder
 from .location import home_cell, is_cell
-from .membership import GroupEvent, Membership
-from .posts import GroupPostDelivery
+
+if TYPE_CHECKING:
+    from ..exports.exporter import Exporter, ExportResult
+    from ..police.household import HouseholdRequests
+    from ..police.pending import RequestListener
+    from .feed import NeighborFeed
+    from .membership import GroupEvent, Membership
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -115,7 +118,7 @@ class NeighborhoodService:
         self._audit = audit
         self._clips = clips
         self._retention_days = received_retention_days
-        self._exporter = Exporter(identity, audit)
+        self._exporter: Exporter | None = None  # made at the first share
         self._membership: Membership | None = None
         self._feed: NeighborFeed | None = None
         self._sync_task: asyncio.Task[None] | None = None
@@ -136,6 +139,8 @@ class NeighborhoodService:
         folder = membership_folder(self._data_dir)
         if read_json(folder / "group.json") is None:
             return
+        from .membership import Membership  # noqa: PLC0415 - only a hub in a group loads it
+
         self._membership = Membership.restore(folder)
         await self._open_feed()
 
@@ -166,6 +171,8 @@ class NeighborhoodService:
     async def set_home(self, latitude: float, longitude: float) -> str:
         """Set the home location; only its resolution-8 cell (posts) and resolution-9 cell
         (matching police requests on this hub) are kept."""
+        from ..police.area import home_area_cell  # noqa: PLC0415 - H3, when a home is set
+
         try:
             cell = home_cell(latitude, longitude)
             area_cell = home_area_cell(latitude, longitude)
@@ -213,6 +220,8 @@ class NeighborhoodService:
         record = MemberRecord(
             "", self._identity.public_base64, self._identity.key_id, self._hub_name
         )
+        from .membership import Membership  # noqa: PLC0415 - see the module's docstring
+
         try:
             self._membership = await Membership.join(
                 membership_folder(self._data_dir), invite, self._hub_name, record
@@ -301,6 +310,11 @@ class NeighborhoodService:
                 await self._synced.wait()
         except TimeoutError as err:
             raise NeighborhoodError("not_ready", "the hub has not reached the group yet") from err
+        from ..exports.exporter import Exporter, Grant  # noqa: PLC0415 - only in a group
+        from .posts import GroupPostDelivery  # noqa: PLC0415
+
+        if self._exporter is None:
+            self._exporter = Exporter(self._identity, self._audit)
         retention = (await self._policy(membership)).max_export_retention_days
         grant = Grant.new(actor, clip_id, "neighbor_post")
         try:
@@ -343,6 +357,8 @@ class NeighborhoodService:
         return self._membership
 
     async def _policy(self, membership: Membership) -> GroupPolicy:
+        from nio.responses import RoomGetStateEventResponse  # noqa: PLC0415 - only in a group
+
         response = await membership.client.room_get_state_event(membership.group.space_id, GROUP)
         if isinstance(response, RoomGetStateEventResponse):
             with contextlib.suppress(InvalidContent):
@@ -350,6 +366,9 @@ class NeighborhoodService:
         return GroupPolicy()
 
     async def _open_feed(self) -> None:
+        from ..police.household import HouseholdRequests  # noqa: PLC0415 - only in a group
+        from .feed import NeighborFeed  # noqa: PLC0415
+
         assert self._membership is not None
         cell = self.home_cell()
         self._feed = await NeighborFeed.open(

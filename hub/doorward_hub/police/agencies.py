@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from ..neighborhood.account import MatrixError, checked
+from ..neighborhood.account import checked
+from ..neighborhood.errors import MatrixError
 from ..neighborhood.event_types import AGENCY
 from ..neighborhood.group_host import GroupHost, HostedGroup
 from .event_types import AgencyRecord, AgencyStatus, agency_state_key

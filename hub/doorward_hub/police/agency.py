@@ -30,7 +30,8 @@ from ..core.files import read_json, write_json_atomically
 from ..exports.exporter import VIDEO_NAME
 from ..exports.manifest import verify_manifest
 from ..neighborhood import account
-from ..neighborhood.account import MatrixError, checked
+from ..neighborhood.account import checked
+from ..neighborhood.errors import MatrixError
 from ..neighborhood.event_types import ADMIN_POWER, MEMBER, InvalidContent, MemberRecord
 from ..neighborhood.membership import GroupEvent, JoinedGroup, Membership
 from .area import polygon_cells

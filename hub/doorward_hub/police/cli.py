@@ -164,9 +164,9 @@ def _time(text: str) -> int:
 def _run(command: _Command, role: str = "group") -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from ..config import load_config  # noqa: PLC0415 - Matrix loads only when needed
-        from ..neighborhood.account import MatrixError  # noqa: PLC0415
+        from ..neighborhood.errors import MatrixError  # noqa: PLC0415
         from .area import InvalidArea  # noqa: PLC0415
-        from .warrants import InvalidWarrant  # noqa: PLC0415
+        from .warrant_documents import InvalidWarrant  # noqa: PLC0415
 
         config = load_config(args.config, {"data_dir": args.data_dir})
         try:
@@ -351,7 +351,8 @@ async def _request(args: argparse.Namespace, data_dir: Path) -> int:
     from .agency import AgencyHub, RequestDraft  # noqa: PLC0415
     from .evidence import EvidenceStore  # noqa: PLC0415
     from .layout import agency_folder, evidence_folder  # noqa: PLC0415
-    from .warrants import mimetype_of, upload_warrant  # noqa: PLC0415
+    from .warrant_documents import mimetype_of  # noqa: PLC0415
+    from .warrants import upload_warrant  # noqa: PLC0415
 
     audit = await AuditLog.open(data_dir)
     hub = AgencyHub.restore(

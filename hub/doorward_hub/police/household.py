@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Protocol
 
 from nio.responses import RoomGetStateResponse
 
@@ -27,7 +26,8 @@ from ..exports.clip import ExportClip
 from ..exports.exporter import Exporter, Grant
 from ..exports.identity_key import IdentityKey
 from ..exports.redaction_hook import Redactor
-from ..neighborhood.account import MatrixError, checked
+from ..neighborhood.account import checked
+from ..neighborhood.errors import MatrixError
 from ..neighborhood.membership import GroupEvent, Membership
 from .answers import _MINT, AnswerDelivery, AnswerGrant, AnswerPart, send_share_receipt
 from .area import contains_home
@@ -35,15 +35,15 @@ from .decline_rules import DeclineRules, DeclineRulesFile
 from .event_types import REQUEST, InvalidContent, PoliceRequest, ShareReceipt
 from .group_state import GroupRules, read_group_rules, sent_by_own_device
 from .moderation import content_digest
+from .pending import AnswerError, AnswerResult, PendingRequest, RequestListener
 from .policy import Refusal, request_refusal
-from .warrants import WarrantFile, download_warrant
+from .warrant_documents import WarrantFile
+from .warrants import download_warrant
 
 _LOGGER = logging.getLogger(__name__)
 
 REQUESTS_FILE: Final = "requests.json"
 MAX_MESSAGE: Final = 500
-
-type RequestState = Literal["pending", "answered", "declined", "expired"]
 
 
 class ClipFinder(Protocol):
@@ -52,79 +52,6 @@ class ClipFinder(Protocol):
     async def between(self, start_ms: int, end_ms: int) -> list[ExportClip]:
         """Clips whose time overlaps [start_ms, end_ms], oldest first."""
         ...
-
-
-class AnswerError(Exception):
-    """An answer that cannot be given; `code` says which kind, the message why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        """`code`: not_found, not_pending, expired, not_matching, no_clips."""
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass
-class PendingRequest:
-    """A request this household was asked, with the clips that match it and what became of it."""
-
-    request: PoliceRequest
-    event_id: str
-    received_ms: int
-    clip_ids: list[str]
-    state: RequestState = "pending"
-    shared_clip_ids: list[str] = field(default_factory=list)
-    answered_ms: int | None = None
-    declined_by_rule: str | None = None
-    """The household's decline rule that declined it as it arrived (None: a person did)."""
-    decline_reason: str | None = None
-    agency_name: str = ""
-    """The agency's name and jurisdiction as the group admitted it, when the request came."""
-    agency_jurisdiction: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        """As kept on disk."""
-        return {
-            "request": self.request.to_content(),
-            "event_id": self.event_id,
-            "received_ms": self.received_ms,
-            "clip_ids": self.clip_ids,
-            "state": self.state,
-            "shared_clip_ids": self.shared_clip_ids,
-            "answered_ms": self.answered_ms,
-            "declined_by_rule": self.declined_by_rule,
-            "decline_reason": self.decline_reason,
-            "agency_name": self.agency_name,
-            "agency_jurisdiction": self.agency_jurisdiction,
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> PendingRequest:
-        """From what `to_json` wrote."""
-        return cls(
-            request=PoliceRequest.from_content(raw["request"]),
-            event_id=str(raw["event_id"]),
-            received_ms=int(raw["received_ms"]),
-            clip_ids=[str(c) for c in raw["clip_ids"]],
-            state=raw["state"],
-            shared_clip_ids=[str(c) for c in raw["shared_clip_ids"]],
-            answered_ms=raw.get("answered_ms"),
-            declined_by_rule=raw.get("declined_by_rule"),
-            decline_reason=raw.get("decline_reason"),
-            agency_name=str(raw.get("agency_name", "")),
-            agency_jurisdiction=str(raw.get("agency_jurisdiction", "")),
-        )
-
-
-@dataclass(frozen=True)
-class AnswerResult:
-    """What an answer sent: one export per shared clip."""
-
-    request_id: str
-    shared_clip_ids: list[str]
-    references: list[str]
-
-
-type RequestListener = Callable[[PendingRequest], Awaitable[None]]
 
 
 class HouseholdRequests:

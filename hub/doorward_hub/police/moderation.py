@@ -26,7 +26,8 @@ from canonicaljson import encode_canonical_json
 from ..audit.log import AuditLog
 from ..core.backoff import Backoff
 from ..core.files import read_json, write_json_atomically
-from ..neighborhood.account import MatrixError, checked
+from ..neighborhood.account import checked
+from ..neighborhood.errors import MatrixError
 from ..neighborhood.group_host import GroupHost
 from ..neighborhood.membership import GroupEvent, JoinedGroup, Membership
 from .event_types import REJECTION, REQUEST, InvalidContent, PoliceRequest

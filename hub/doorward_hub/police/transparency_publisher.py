@@ -12,7 +12,8 @@ from typing import Any, Final
 
 from ..audit.log import AuditLog
 from ..core.files import read_json, write_json_atomically
-from ..neighborhood.account import MatrixError, checked
+from ..neighborhood.account import checked
+from ..neighborhood.errors import MatrixError
 from ..neighborhood.event_types import TRANSPARENCY
 from ..neighborhood.group_host import GroupHost
 from .event_types import AgencyRecord

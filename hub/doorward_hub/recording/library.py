@@ -27,7 +27,6 @@ from doorward_hub.models import Clip
 from doorward_hub.recording.journal import SUFFIX as JOURNAL_SUFFIX
 from doorward_hub.recording.journal import journal_path
 from doorward_hub.recording.recovery import discard, recover_clip
-from doorward_hub.recording.writer import FINISHING_SUFFIX
 from doorward_hub.storage.clips import ClipRepository, Notice
 from doorward_hub.wire import messages, objects
 
@@ -38,6 +37,9 @@ RETENTION_INTERVAL = 60.0
 MIB = 1024 * 1024
 DAY = 86400.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9-]")
+SEEKABLE_COPY_SUFFIX = ".finishing"
+"""Hubs that kept clips as a remuxed copy wrote it under this suffix; a crash could leave one
+(footage outside retention's reach), so it is removed as a leftover."""
 
 
 def clip_announcement(clip: Clip, seq: int) -> Notice:
@@ -132,7 +134,7 @@ class ClipLibrary:
         stray = sorted(
             name
             for name in names
-            if name.endswith((PARTIAL_SUFFIX, FINISHING_SUFFIX))
+            if name.endswith((PARTIAL_SUFFIX, SEEKABLE_COPY_SUFFIX))
             or (name.endswith((".mp4", ".jpg", JOURNAL_SUFFIX)) and name not in indexed)
         )
         for name in stray:
@@ -162,9 +164,7 @@ class ClipLibrary:
         return clip
 
     async def _index(self, clip: Clip) -> Clip:
-        async with self._bus.sequenced():
-            clip, message = await self._store.add_clip(clip, clip_announcement)
-            self._bus.publish(message)
+        clip, _ = await self._store.add_clip(clip, clip_announcement, self._bus.publish)
         await asyncio.to_thread(journal_path(self.path(clip.file_name)).unlink, missing_ok=True)
         _LOGGER.info(
             "Recorded a clip",
@@ -195,9 +195,7 @@ class ClipLibrary:
         )
 
     async def _remove_rows(self, clip_ids: list[int]) -> None:
-        async with self._bus.sequenced():
-            for message in await self._store.delete_clips(clip_ids, removal_announcement):
-                self._bus.publish(message)
+        await self._store.delete_clips(clip_ids, removal_announcement, self._bus.publish)
 
     def hold_while(self, held: Callable[[], Collection[str]]) -> None:
         """Never delete the clips whose ids `held()` names (those matching a pending police

@@ -1,18 +1,20 @@
-"""MP4 files of clips: the fragmented file written while recording (every fragment on disk is
-playable after a crash), the normal seekable copy with its index first (faststart) that clips are
-kept as, and a JPEG of a clip's frame (all blocking: call them off the event loop)."""
+"""MP4 files of clips: the fragmented MP4 written while recording is the clip itself. Its index
+(`moov`, with the first fragment's samples) comes first and every later fragment carries its own
+(`moof`), so it plays while downloading and every whole fragment on disk is playable after a
+crash; the `mfra` box at its end indexes the keyframes for seeking. Also: sealing a finished
+file, cutting a crashed one back to its whole fragments, probing, and a JPEG of a clip's frame
+(all blocking: call them off the event loop)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
-from av.video.reformatter import ColorRange
-
-from doorward_hub.core.files import create_private_file
+from av.video.reformatter import ColorRange, Interpolation
 
 RECORDING_OPTIONS = {
     # A fragment per keyframe or second, each written (and flushed) as soon as it is complete.
@@ -23,10 +25,15 @@ RECORDING_OPTIONS = {
 }
 """Container options of the MP4 a clip is recorded into."""
 
+THUMBNAIL_MAX_SIDE = 640
+"""Thumbnails fit in this square (as 640x360 event thumbnails do elsewhere): a 1080p frame
+encoded at full size costs more CPU than the whole clip's stream copy, and 300 kB per
+notification where 20 kB shows the same."""
+
 
 @dataclass(frozen=True, slots=True)
-class Remuxed:
-    """What a remux copied: the video's first and last frame times (seconds into the file)."""
+class Probed:
+    """What a clip file holds: its video's first and last frame times (seconds into the file)."""
 
     first: float
     last: float
@@ -39,68 +46,62 @@ class Remuxed:
         return self.last - self.first
 
 
-def remux_faststart(source: Path, target: Path) -> Remuxed | None:
-    """Copy the video (and audio) of `source`, a finished or cut-off recording, into a private
-    MP4 at `target` with its index at the start; fsynced. None (and no `target`) if `source` has
-    no video packet. A cut-off last fragment ends the copy, it does not fail it."""
-    try:
-        result = _remux(source, target)
-    except (av.FFmpegError, OSError, ValueError):
-        target.unlink(missing_ok=True)
-        raise
-    if result is None:
-        target.unlink(missing_ok=True)
-        return None
-    with target.open("rb") as file:
-        os.fsync(file.fileno())
-    return result
+def seal(path: Path) -> tuple[int, str]:
+    """Make the recorded file at `path` durable (one fdatasync) and return its size and SHA-256,
+    read back from the page cache it was just written through."""
+    with path.open("rb") as file:
+        os.fdatasync(file.fileno())
+        size = os.fstat(file.fileno()).st_size
+        digest = hashlib.file_digest(file, "sha256").hexdigest()
+    return size, digest
 
 
-def _remux(source: Path, target: Path) -> Remuxed | None:
-    with av.open(str(source)) as src:
-        if not src.streams.video:
-            return None
-        video = src.streams.video[0]
-        streams: list[av.stream.Stream] = [video, *src.streams.audio[:1]]
-        create_private_file(target)  # PyAV truncates it and keeps the mode
-        with av.open(
-            str(target), "w", format="mp4", container_options={"movflags": "+faststart"}
-        ) as out:
-            mapping = {stream.index: out.add_stream_from_template(stream) for stream in streams}
-            first: Fraction | None = None
-            last = Fraction(0)
-            count = 0
-            packets = src.demux(streams)
-            while True:
-                try:
-                    packet = next(packets)
-                except StopIteration:
-                    break
-                except av.FFmpegError:
-                    break  # the fragment being written when the hub stopped
-                if packet.dts is None:
-                    continue
-                if packet.stream.index == video.index and packet.pts is not None:
-                    when = packet.pts * video.time_base if video.time_base else Fraction(0)
-                    first = when if first is None else min(first, when)
-                    last = max(last, when)
-                    count += 1
-                packet.stream = mapping[packet.stream.index]
-                out.mux(packet)
-            if first is None:
-                return None
-    return Remuxed(float(first), float(last), count, len(streams) > 1)
+def keep_whole_fragments(path: Path) -> int:
+    """Cut a recording that stopped mid-write back to its last whole box, dropping a fragment
+    whose media (`mdat`) is cut off together with its index (`moof`); the size kept. What is
+    kept is a playable fragmented MP4 (blocking)."""
+    with path.open("r+b") as file:
+        end = os.fstat(file.fileno()).st_size
+        offset = whole = 0
+        while offset + 8 <= end:
+            file.seek(offset)
+            header = file.read(16)
+            size = int.from_bytes(header[:4])
+            if size == 1 and len(header) == 16:
+                size = int.from_bytes(header[8:16])
+            if size < 8 or offset + size > end:
+                break  # cut off (or "to the end", which a recording in progress never writes)
+            offset += size
+            if header[4:8] != b"moof":  # a fragment's index counts once its media is whole
+                whole = offset
+        if whole < end:
+            file.truncate(whole)
+    return whole
+
+
+def thumbnail_size(width: int, height: int) -> tuple[int, int]:
+    """The size of a frame scaled down (never up) to fit `THUMBNAIL_MAX_SIDE`, even sides."""
+    scale = min(1.0, THUMBNAIL_MAX_SIDE / max(width, height))
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 def jpeg(frame: av.VideoFrame) -> bytes:
-    """A baseline JFIF JPEG of a decoded frame."""
+    """A baseline JFIF JPEG of a decoded frame, scaled down to the thumbnail size."""
+    width, height = thumbnail_size(frame.width, frame.height)
     encoder = av.VideoCodecContext.create("mjpeg", "w")
-    encoder.width, encoder.height = frame.width, frame.height
+    encoder.thread_count = 1  # a 640 px picture: threads would cost more to start than they save
+    encoder.width, encoder.height = width, height
     encoder.pix_fmt = "yuvj420p"
     encoder.sample_aspect_ratio = Fraction(1, 1)  # makes FFmpeg write the JFIF header
     encoder.time_base = Fraction(1, 1)
+    # One swscale pass scales and converts; AREA averages the pixels it drops (no aliasing).
     picture = frame.reformat(
-        format="yuvj420p", src_color_range=ColorRange.MPEG, dst_color_range=ColorRange.JPEG
+        width,
+        height,
+        "yuvj420p",
+        interpolation=Interpolation.AREA,
+        src_color_range=ColorRange.MPEG,
+        dst_color_range=ColorRange.JPEG,
     )
     picture.pts = 0
     return b"".join(bytes(p) for p in [*encoder.encode(picture), *encoder.encode(None)])
@@ -125,7 +126,7 @@ def frame_jpeg(path: Path, at: float) -> bytes | None:
         return None if chosen is None else jpeg(chosen)
 
 
-def probe(path: Path) -> Remuxed | None:
+def probe(path: Path) -> Probed | None:
     """The video's first and last frame times of a finished MP4; None if it has no video."""
     with av.open(str(path)) as container:
         if not container.streams.video:
@@ -138,6 +139,6 @@ def probe(path: Path) -> Remuxed | None:
         ]
         if not times:
             return None
-        return Remuxed(
+        return Probed(
             float(min(times)), float(max(times)), len(times), bool(container.streams.audio)
         )

@@ -1,11 +1,11 @@
 """Recovering clips after a crash (blocking: run it off the event loop). A clip with a journal
 but no index row is either finished (renamed into place) or cut off (its fragmented MP4 still
-`.partial`): the first is indexed as it is, the second is remuxed into a normal, seekable MP4 of
-what was recorded up to the crash. Only files without one decodable frame are deleted."""
+`.partial`): the first is indexed as it is, the second is cut back to its whole fragments, in
+place, and kept as what was recorded up to the crash. Only files without one decodable frame
+are deleted."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -14,8 +14,8 @@ import av
 from doorward_hub.core.files import PARTIAL_SUFFIX, write_atomically
 from doorward_hub.models import Clip
 from doorward_hub.recording.journal import ClipJournal, journal_path
-from doorward_hub.recording.mp4 import Remuxed, frame_jpeg, probe, remux_faststart
-from doorward_hub.recording.writer import FINISHING_SUFFIX, sync_folder
+from doorward_hub.recording.mp4 import Probed, frame_jpeg, keep_whole_fragments, probe, seal
+from doorward_hub.recording.writer import sync_folder
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -24,30 +24,26 @@ def recover_clip(target: Path) -> Clip | None:
     """The clip whose file is (or was being written as) `target`, its files in place and ready
     to index; None if nothing of it is usable (then `discard` its files)."""
     partial = target.with_name(target.name + PARTIAL_SUFFIX)
-    finishing = target.with_name(target.name + FINISHING_SUFFIX)
     thumbnail = target.with_suffix(".jpg")
     journal = ClipJournal.read(journal_path(target))
-    finishing.unlink(missing_ok=True)
     try:
-        found = None if journal is None else _video(target, partial, finishing)
+        found = None if journal is None else _video(target, partial)
         if journal is None or found is None:
             return None
-        video = finishing if finishing.exists() else target
+        video = partial if partial.exists() else target
         picture = frame_jpeg(video, journal.trigger_time - journal.start)
         if picture is None:
             return None  # not one decodable frame
         if not thumbnail.exists():
             write_atomically(thumbnail, picture)
-        if finishing.exists():
-            finishing.replace(target)
+        size, digest = seal(video)
+        if video is partial:
+            partial.replace(target)
             sync_folder(target.parent)
-            partial.unlink()
-        with target.open("rb") as file:
-            digest = hashlib.file_digest(file, "sha256").hexdigest()
         return journal.clip(
             target.name,
             duration=found.duration,
-            size=target.stat().st_size,
+            size=size,
             sha256=digest,
             has_audio=found.has_audio,
         )
@@ -63,21 +59,21 @@ def discard(target: Path) -> None:
     for path in (
         target,
         target.with_name(target.name + PARTIAL_SUFFIX),
-        target.with_name(target.name + FINISHING_SUFFIX),
         target.with_suffix(".jpg"),
         journal_path(target),
     ):
         path.unlink(missing_ok=True)
 
 
-def _video(target: Path, partial: Path, finishing: Path) -> Remuxed | None:
-    """The finished `target`, else the seekable copy of `partial` written to `finishing`."""
+def _video(target: Path, partial: Path) -> Probed | None:
+    """The finished `target`, else `partial` cut back to its whole fragments."""
     if target.exists():
         partial.unlink(missing_ok=True)
         return probe(target)
     if not partial.exists():
         return None
-    found = remux_faststart(partial, finishing)
+    keep_whole_fragments(partial)
+    found = probe(partial)
     if found is not None:
-        target.with_suffix(".jpg").unlink(missing_ok=True)  # may show a frame now missing
+        target.with_suffix(".jpg").unlink(missing_ok=True)  # may show a frame now cut off
     return found

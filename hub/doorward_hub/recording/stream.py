@@ -49,6 +49,13 @@ CLOCK_TOLERANCE = 5.0
 """Seconds an event's device time may lie ahead of the newest frame (the video lags behind)."""
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "opus"})
 PROBE_OPTIONS = {"probesize": "1000000", "analyzeduration": "1000000"}
+PROBE_KEYFRAMES_OPTIONS = {**PROBE_OPTIONS, "skip_frame": "nonkey"}
+"""Opening a stream probes it, and FFmpeg decodes H.264 frames to do so (seven, to guess the
+decoding delay): 10 doorbells at 1080p starting together took 60 MB more for it, and the hub
+never decodes an H.264 stream (it copies packets). Keyframes alone give the picture's
+parameters. Audio frames, and MJPEG frames (no packet of theirs is marked a keyframe), must be
+decoded to be described: a doorbell whose audio is recorded, or that sends MJPEG, is probed in
+full."""
 VIEWER_QUEUE_SIZE = 256
 """Body chunks a live viewer of a shared stream may fall behind before it is dropped."""
 
@@ -318,7 +325,8 @@ class DoorbellStream:
         self, body: _CoalescingReader, fmt: str | None, epoch: float | None, transcode: bool
     ) -> None:
         try:
-            with av.open(body, "r", format=fmt, options=PROBE_OPTIONS) as container:
+            options = PROBE_OPTIONS if self.audio or transcode else PROBE_KEYFRAMES_OPTIONS
+            with av.open(body, "r", format=fmt, options=options) as container:
                 if not container.streams.video:
                     raise VideoStreamError("the stream has no video")
                 video = container.streams.video[0]

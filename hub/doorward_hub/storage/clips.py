@@ -2,7 +2,9 @@
 
 Adding or removing a clip stores, in the same transaction, the push message that announces it
 (table `clip_notices`), numbered from the events' sequence: a client resuming after a seq gets
-every event and clip message it missed, once each and in order.
+every event and clip message it missed, once each and in order. These writes take a seq, so they
+go through the event writer with the events: one writer numbers, commits and publishes every seq
+in order (see `event_writer.py`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-import aiosqlite
-
 from doorward_hub.models import Clip, ClipTrigger
 from doorward_hub.storage.database import Database
+from doorward_hub.storage.event_writer import EventWriter
 
 
 def _clip(row: sqlite3.Row) -> Clip:
@@ -40,38 +41,40 @@ type Notice = dict[str, Any]
 """A push message announcing a clip or its removal (JSON-serializable)."""
 
 
-async def _store_notice(db: aiosqlite.Connection, notice: Callable[[int], Notice]) -> Notice:
+type Publish = Callable[[Notice], None]
+"""Called on the event loop with each notice once it is durable, in seq order."""
+
+
+def _store_notice(db: sqlite3.Connection, notice: Callable[[int], Notice]) -> Notice:
     """Number `notice(seq)` with the next seq of the events' sequence and store it (inside the
-    caller's write transaction)."""
-    async with db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'") as cursor:
-        row = await cursor.fetchone()
+    event writer's transaction)."""
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
     seq = (0 if row is None else int(row[0])) + 1
     if row is None:
-        await db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", (seq,))
+        db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", (seq,))
     else:
-        await db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events'", (seq,))
+        db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events'", (seq,))
     message = notice(seq)
-    await db.execute(
-        "INSERT INTO clip_notices (seq, message) VALUES (?, ?)", (seq, json.dumps(message))
-    )
+    db.execute("INSERT INTO clip_notices (seq, message) VALUES (?, ?)", (seq, json.dumps(message)))
     return message
 
 
 class ClipRepository:
     """Clips by id, filtered pages of them, and removal."""
 
-    def __init__(self, db: Database) -> None:
-        """Use `db`."""
+    def __init__(self, db: Database, writer: EventWriter) -> None:
+        """Read through `db`; write through `writer`, which also numbers and stores the events."""
         self._db = db
+        self._writer = writer
 
     async def add_clip(
-        self, clip: Clip, notice: Callable[[Clip, int], Notice]
+        self, clip: Clip, notice: Callable[[Clip, int], Notice], publish: Publish | None = None
     ) -> tuple[Clip, Notice]:
         """Index a clip whose files are in place, with `notice(clip, seq)` announcing it;
-        returns the clip with its new id and the notice."""
-        async with (
-            self._db.write() as db,
-            db.execute(
+        returns the clip with its new id and the notice once durable, after `publish(notice)`."""
+
+        def work(db: sqlite3.Connection) -> tuple[Clip, Notice]:
+            inserted = db.execute(
                 "INSERT INTO clips (doorbell_id, trigger, trigger_seq, trigger_time, start, end,"
                 " size, sha256, file_name, has_audio) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -86,11 +89,15 @@ class ClipRepository:
                     clip.file_name,
                     int(clip.has_audio),
                 ),
-            ) as inserted,
-        ):
-            clip = replace(clip, id=inserted.lastrowid or 0)
-            message = await _store_notice(db, lambda seq: notice(clip, seq))
-        return clip, message
+            )
+            added = replace(clip, id=inserted.lastrowid or 0)
+            return added, _store_notice(db, partial(notice, added))
+
+        def published(result: tuple[Clip, Notice]) -> None:
+            if publish is not None:
+                publish(result[1])
+
+        return await self._writer.submit(work, published)
 
     async def get_clip(self, clip_id: int) -> Clip | None:
         """One clip by id."""
@@ -131,18 +138,27 @@ class ClipRepository:
         return [_clip(row) for row in await self._db.all("SELECT * FROM clips ORDER BY start, id")]
 
     async def delete_clips(
-        self, clip_ids: list[int], notice: Callable[[int, int], Notice]
+        self,
+        clip_ids: list[int],
+        notice: Callable[[int, int], Notice],
+        publish: Publish | None = None,
     ) -> list[Notice]:
         """Remove clips from the index, each with `notice(clip_id, seq)` announcing it; returns
-        the notices in seq order."""
-        messages = []
-        async with self._db.write() as db:
+        the notices in seq order once durable, after `publish` got each of them."""
+
+        def work(db: sqlite3.Connection) -> list[Notice]:
+            messages = []
             for clip_id in clip_ids:
-                async with db.execute("DELETE FROM clips WHERE id = ?", (clip_id,)) as deleted:
-                    removed = deleted.rowcount > 0
-                if removed:
-                    messages.append(await _store_notice(db, partial(notice, clip_id)))
-        return messages
+                if db.execute("DELETE FROM clips WHERE id = ?", (clip_id,)).rowcount > 0:
+                    messages.append(_store_notice(db, partial(notice, clip_id)))
+            return messages
+
+        def published(messages: list[Notice]) -> None:
+            if publish is not None:
+                for message in messages:
+                    publish(message)
+
+        return await self._writer.submit(work, published)
 
     async def notices_after(self, after: int, limit: int) -> list[tuple[int, Notice]]:
         """The stored clip messages with `seq > after`, oldest first, with their seq."""

@@ -1,7 +1,9 @@
 """The SQLite connection: one aiosqlite connection (its own thread) for the whole hub.
 
 Writers go through `write()`, which holds one lock and commits at the end, so one writer's commit
-never splits another's transaction. Events are committed with `synchronous=FULL`.
+never splits another's transaction. What takes a seq (events, clip rows with their messages) is
+written apart, by group commit on the event writer's own connection (`event_writer.py`); both
+commit with `synchronous=FULL`.
 """
 
 from __future__ import annotations

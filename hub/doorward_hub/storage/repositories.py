@@ -9,6 +9,7 @@ from typing import Self
 from doorward_hub.storage.clips import ClipRepository
 from doorward_hub.storage.database import Database
 from doorward_hub.storage.doorbells import DoorbellRepository
+from doorward_hub.storage.event_writer import EventWriter
 from doorward_hub.storage.events import EventRepository
 from doorward_hub.storage.pairing_codes import PairingCodeRepository
 from doorward_hub.storage.settings import SettingsRepository
@@ -17,9 +18,10 @@ from doorward_hub.storage.tokens import TokenRepository
 
 @dataclass(frozen=True, slots=True)
 class Repositories:
-    """One repository per domain, sharing one connection."""
+    """One repository per domain, sharing one connection; events are written by their own writer."""
 
     database: Database
+    event_writer: EventWriter
     settings: SettingsRepository
     doorbells: DoorbellRepository
     events: EventRepository
@@ -31,16 +33,23 @@ class Repositories:
     async def open(cls, path: Path) -> Self:
         """Open (creating and migrating if needed) the database at `path`."""
         db = await Database.open(path)
+        try:
+            writer = await EventWriter.open(path)
+        except BaseException:
+            await db.close()
+            raise
         return cls(
             database=db,
+            event_writer=writer,
             settings=SettingsRepository(db),
             doorbells=DoorbellRepository(db),
-            events=EventRepository(db),
-            clips=ClipRepository(db),
+            events=EventRepository(db, writer),
+            clips=ClipRepository(db, writer),
             tokens=TokenRepository(db),
             pairing_codes=PairingCodeRepository(db),
         )
 
     async def close(self) -> None:
-        """Close the database."""
+        """Finish the events submitted, then close the database."""
+        await self.event_writer.close()
         await self.database.close()

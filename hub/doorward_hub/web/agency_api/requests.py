@@ -11,11 +11,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from doorward_hub.neighborhood.account import MatrixError
+from doorward_hub.neighborhood.errors import MatrixError
 from doorward_hub.police.agency import AgencyHub, RequestDraft
 from doorward_hub.police.area import InvalidArea
 from doorward_hub.police.event_types import InvalidContent, WarrantDocument
-from doorward_hub.police.warrants import InvalidWarrant, upload_warrant
+from doorward_hub.police.warrant_documents import InvalidWarrant
+from doorward_hub.police.warrants import upload_warrant
 from doorward_hub.web.agency_api.keys import AGENCY_HUB, AGENCY_PREFIX, OFFICER
 from doorward_hub.web.errors import ApiError
 from doorward_hub.web.operations import Body, Reply, Routes

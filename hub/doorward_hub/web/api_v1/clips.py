@@ -96,7 +96,7 @@ async def get_clip(request: web.Request) -> web.Response:
 
 @routes.get(
     "/clips/{clip_id}/video",
-    summary="The clip: H.264 in MP4 (faststart); HTTP Range requests are served",
+    summary="The clip: H.264 in fragmented MP4 (index first); HTTP Range requests are served",
     description="`?token=` works for players that cannot set headers.",
     params=(CLIP_ID,),
     query_token=True,

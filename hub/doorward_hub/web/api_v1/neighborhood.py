@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from doorward_hub.neighborhood.feed import NeighborPost as FeedPost
+from doorward_hub.neighborhood.items import NeighborPost as FeedPost
 from doorward_hub.neighborhood.service import NeighborhoodError, NeighborhoodService
 from doorward_hub.protocol import API_PREFIX
 from doorward_hub.web.api_v1.auth import TOKEN_ID

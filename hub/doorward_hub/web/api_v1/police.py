@@ -4,11 +4,13 @@ request; nothing shares on its own, rules can only decline (DESIGN.md, invariant
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from doorward_hub.neighborhood.service import NeighborhoodError, NeighborhoodService
 from doorward_hub.police.decline_rules import DeclineRules
-from doorward_hub.police.household import AnswerError, HouseholdRequests, PendingRequest
+from doorward_hub.police.pending import AnswerError, PendingRequest
 from doorward_hub.protocol import API_PREFIX
 from doorward_hub.web.api_v1.auth import TOKEN_ID
 from doorward_hub.web.errors import ApiError
@@ -17,6 +19,9 @@ from doorward_hub.web.operations import Body, Reply, Routes, string
 from doorward_hub.web.requests import read_body
 from doorward_hub.wire import bodies, objects
 from doorward_hub.wire.objects import PoliceAnswer, PoliceRequest, PoliceRequestList
+
+if TYPE_CHECKING:
+    from doorward_hub.police.household import HouseholdRequests
 
 REQUEST_ID = string("request_id", "path", "the request's id, as the requests route lists it")
 NOT_READY = Reply(409, "not in a group (`not_joined`) or removed from it (`removed`)")

@@ -9,8 +9,8 @@ import re
 from aiohttp import web
 
 from doorward_hub.neighborhood.service import NeighborhoodError
-from doorward_hub.police.household import AnswerError
-from doorward_hub.police.warrants import SIGNATURES
+from doorward_hub.police.pending import AnswerError
+from doorward_hub.police.warrant_documents import SIGNATURES
 from doorward_hub.protocol import API_PREFIX
 from doorward_hub.web.api_v1.auth import TOKEN_ID
 from doorward_hub.web.errors import ApiError
