@@ -15,11 +15,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 from nio.responses import RoomGetStateEventResponse, RoomSendResponse
+from nio.rooms import MatrixRoom
 
 from doorward_hub.core.files import read_json
 from doorward_hub.neighborhood.event_types import TRANSPARENCY, GroupPolicy
 from doorward_hub.police.area import home_area_cell
-from doorward_hub.police.direct_rooms import ROOMS_FILE
+from doorward_hub.police.direct_rooms import ROOMS_FILE, direct_room
 from doorward_hub.police.event_types import REQUEST
 from doorward_hub.police.household import HouseholdRequests
 from doorward_hub.police.moderation import LEDGER_FILE, RequestModerator
@@ -201,6 +202,33 @@ async def test_the_report_counts_what_happened_and_names_no_household(street: St
     host_ledger = str(read_json(group.host.folder / LEDGER_FILE)["receipts"])
     for home in street.homes:
         assert str(home.household.membership.client.user_id) not in host_ledger
+
+
+async def test_a_receipt_room_a_sync_caught_half_made_still_reaches_the_bot(
+    street: Street,
+) -> None:
+    """A sync can bring a new receipt room before the homeserver put the bot's invitation in it
+    (only the hub's own join, not yet its encryption): the receipt still goes encrypted to the
+    bot, which counts it."""
+    group = street.group
+    home = street.homes[0]
+    sent = await group.agency.send_request(draft(case_number="2026-7"))
+    await until(lambda: len(home.requests.requests()) == 1, street.sync_all)
+    client = home.household.membership.client
+    room_id = await direct_room(
+        client, home.household.data_dir / "police", str(group.host.client.user_id)
+    )
+    half_made = MatrixRoom(room_id, str(client.user_id))  # what such a sync leaves nio with
+    half_made.add_member(str(client.user_id), None, None)
+    client.rooms[room_id] = half_made
+    await home.requests.answer(sent.request.request_id, "household", ["a1"])
+
+    def counted() -> list[Any]:
+        ledger = read_json(group.host.folder / LEDGER_FILE) or {}
+        return list(ledger.get("receipts", {}).values())
+
+    [receipt] = await until(counted, street.sync_all)
+    assert (receipt["request_id"], receipt["clip_count"]) == (sent.request.request_id, 1)
 
 
 async def _notices(street: Street) -> list[str]:

@@ -45,13 +45,19 @@ async def direct_room(client: AsyncClient, folder: Path, peer: str) -> str:
         assert isinstance(created, RoomCreateResponse)
         room_id = str(created.room_id)
         write_json_atomically(folder / ROOMS_FILE, known | {peer: room_id})
-    if room_id not in client.rooms:
-        # Not synced yet: describe the room to nio as the server has it (encrypted; us joined,
-        # the peer invited), so the first message is encrypted to the peer's devices.
-        room = MatrixRoom(room_id, str(client.user_id), encrypted=True)
+    # Describe the room to nio as the server has it (encrypted; us joined, the peer invited),
+    # so the first message is encrypted to the peer's devices: before any sync saw the room,
+    # and also when a sync caught it half made (our join, not yet the invitation), which would
+    # have the room key shared with no one.
+    room = client.rooms.get(room_id)
+    if room is None:
+        room = client.rooms[room_id] = MatrixRoom(room_id, str(client.user_id))
         room.add_member(str(client.user_id), None, None)
+    room.encrypted = True
+    client.encrypted_rooms.add(room_id)
+    if peer not in room.users:
         room.add_member(peer, None, None, invited=True)
-        client.rooms[room_id] = room
+        client.invalidate_outbound_session(room_id)  # a key shared before the peer was known
     if peer not in client.device_store.users:
         client.olm.users_for_key_query.add(peer)  # type: ignore[union-attr]
     if client.should_query_keys:
