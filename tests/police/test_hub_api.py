@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from doorward_hub.neighborhood.event_types import GroupPolicy
+from doorward_hub.police.agency import SentRequest
 from doorward_hub.police.warrants import upload_warrant
 
 from ..neighborhood.test_hub_api import RunningHub, _recorded_clip, hubs
@@ -42,33 +43,13 @@ async def test_a_request_is_pushed_listed_and_answered_through_the_api(
     answering twice, foreign clips and unknown requests are refused."""
     a, b = hubs
     assert (await a.call("GET", "/police/requests"))[1]["error"] == "not_joined"
-    for running, home in ((a, HOME_INSIDE), (b, HOME_ALSO_INSIDE)):
-        status, body = await running.call(
-            "PUT", "/neighborhood/home", {"latitude": home[0], "longitude": home[1]}
-        )
-        assert status == 200, body
-        status, body = await running.call(
-            "POST", "/neighborhood/join", {"invite": (await group.host.invite()).encode()}
-        )
-        assert status == 200, body
+    await _join(a, group, HOME_INSIDE)
+    await _join(b, group, HOME_ALSO_INSIDE)
     clip = await _recorded_clip(a.hub, tmp_path / "made")
-    for _ in range(3):
-        await group.bot.sync_once()
-        await group.agency.sync_once()
+    await _settle(group)
 
-    now_ms = int(time.time() * 1000)
-    async with a.http.ws_connect(
-        f"{a.base}/ws", headers={"Authorization": f"Bearer {a.token}"}
-    ) as ws:
-        sent = await group.agency.send_request(
-            draft(window_start_ms=now_ms - 3600_000, window_end_ms=now_ms)
-        )
-        async for message in ws:
-            data = message.json()
-            if data["type"] == "police_request":
-                break
-    pushed = data["request"]
-    assert pushed["request_id"] == sent.request.request_id
+    sent, pushed = await _request_pushed(a, group)
+    now_ms = sent.request.window_end_ms
     assert pushed["clip_ids"] == [str(clip.id)]
     assert pushed["state"] == "pending"
 
@@ -143,29 +124,12 @@ async def test_a_decline_rule_declines_as_the_request_arrives_and_nothing_is_sen
              "max_area_m2": None, "max_window_minutes": None}  # fmt: skip
     status, body = await a.call("PUT", "/police/decline-rules", rules)
     assert (status, body) == (200, rules)
-    await a.call("PUT", "/neighborhood/home", {"latitude": HOME_INSIDE[0], "longitude": 4.8952})
-    status, body = await a.call(
-        "POST", "/neighborhood/join", {"invite": (await group.host.invite()).encode()}
-    )
-    assert status == 200, body
+    await _join(a, group, HOME_INSIDE)
     clip = await _recorded_clip(a.hub, tmp_path / "made")
-    for _ in range(3):
-        await group.bot.sync_once()
-        await group.agency.sync_once()
+    await _settle(group)
 
-    now_ms = int(time.time() * 1000)
-    async with a.http.ws_connect(
-        f"{a.base}/ws", headers={"Authorization": f"Bearer {a.token}"}
-    ) as ws:
-        sent = await group.agency.send_request(
-            draft(window_start_ms=now_ms - 3600_000, window_end_ms=now_ms)
-        )
-        async for message in ws:
-            data = message.json()
-            if data["type"] == "police_request":
-                break
-    pushed = data["request"]
-    assert pushed["request_id"] == sent.request.request_id
+    sent, pushed = await _request_pushed(a, group)
+    now_ms = sent.request.window_end_ms
     assert (pushed["state"], pushed["declined_by_rule"]) == ("declined", "no_warrant")
     assert pushed["decline_reason"] == "no warrant document is attached"
     assert (pushed["clip_ids"], pushed["held_clip_ids"]) == ([str(clip.id)], [])
@@ -226,16 +190,9 @@ async def test_a_warrant_is_required_attached_encrypted_and_read_through_the_api
     group = await make_group(homeserver, tmp_path / "group", GroupPolicy(warrant_required=True))
     try:
         a = hubs[0]
-        await a.call("PUT", "/neighborhood/home", {"latitude": HOME_INSIDE[0],
-                                                    "longitude": HOME_INSIDE[1]})  # fmt: skip
-        status, body = await a.call(
-            "POST", "/neighborhood/join", {"invite": (await group.host.invite()).encode()}
-        )
-        assert status == 200, body
+        await _join(a, group, HOME_INSIDE)
         await _recorded_clip(a.hub, tmp_path / "made")
-        for _ in range(3):
-            await group.bot.sync_once()
-            await group.agency.sync_once()
+        await _settle(group)
         now_ms = int(time.time() * 1000)
         window = {"window_start_ms": now_ms - 3600_000, "window_end_ms": now_ms}
         client = group.agency.membership.client
@@ -287,3 +244,39 @@ async def test_a_warrant_is_required_attached_encrypted_and_read_through_the_api
         assert (status, body["error"]) == (404, "not_found")
     finally:
         await group.close()
+
+
+async def _join(running: RunningHub, group: PoliceGroup, home: tuple[float, float]) -> None:
+    """Set the hub's home and join the group with an invite, through the hub's API."""
+    status, body = await running.call(
+        "PUT", "/neighborhood/home", {"latitude": home[0], "longitude": home[1]}
+    )
+    assert status == 200, body
+    status, body = await running.call(
+        "POST", "/neighborhood/join", {"invite": (await group.host.invite()).encode()}
+    )
+    assert status == 200, body
+
+
+async def _settle(group: PoliceGroup) -> None:
+    """A few rounds of the bot's and the agency's syncs: they see the joined hubs' keys."""
+    for _ in range(3):
+        await group.bot.sync_once()
+        await group.agency.sync_once()
+
+
+async def _request_pushed(hub: RunningHub, group: PoliceGroup) -> tuple[SentRequest, Any]:
+    """The agency asks for the last hour; the request as the hub's WebSocket pushes it."""
+    now_ms = int(time.time() * 1000)
+    async with hub.http.ws_connect(
+        f"{hub.base}/ws", headers={"Authorization": f"Bearer {hub.token}"}
+    ) as ws:
+        sent = await group.agency.send_request(
+            draft(window_start_ms=now_ms - 3600_000, window_end_ms=now_ms)
+        )
+        async for message in ws:
+            data = message.json()
+            if data["type"] == "police_request":
+                break
+    assert data["request"]["request_id"] == sent.request.request_id
+    return sent, data["request"]
