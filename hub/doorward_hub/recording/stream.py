@@ -32,6 +32,7 @@ from doorward_hub.core.backoff import Backoff
 from doorward_hub.devices.drivers.base import VideoSource
 from doorward_hub.models import ClipTrigger
 from doorward_hub.recording.library import ClipLibrary
+from doorward_hub.recording.stream_body import StreamBody, VideoStreamError
 from doorward_hub.recording.writer import BufferedPacket, ClipRequest, ClipWriter
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,8 +43,6 @@ BACKOFF_MAX = 30.0
 STABLE_SECONDS = 30.0
 """A stream that ran this long before it ended is retried after the shortest back-off."""
 CONNECT_TIMEOUT = 5.0
-COALESCE_SECONDS = 0.2
-READ_SIZE = 64 * 1024
 READ_TIMEOUT = 15.0
 CLOCK_TOLERANCE = 5.0
 """Seconds an event's device time may lie ahead of the newest frame (the video lags behind)."""
@@ -64,71 +63,6 @@ def is_mjpeg(content_type: str) -> bool:
     """True for the content types of MJPEG streams (multipart JPEG over HTTP)."""
     kind = content_type.split(";", maxsplit=1)[0].strip().lower()
     return kind.startswith("multipart/") or "jpeg" in kind
-
-
-class VideoStreamError(Exception):
-    """The video stream could not be read; the message says why."""
-
-
-class _CoalescingReader:
-    """The body of an HTTP response as PyAV reads it: whatever has arrived, up to `size`.
-
-    Live video arrives a frame at a time; waking up for each one costs more CPU than handling
-    it. Once caught up with the stream, the reader waits `COALESCE_SECONDS` and then takes
-    everything that arrived meanwhile in one read. Chunked transfer coding is undone here.
-    """
-
-    def __init__(
-        self, response: http.client.HTTPResponse, tap: Callable[[bytes], None] | None = None
-    ) -> None:
-        self._tap = tap  # sees every body byte PyAV reads (live viewers share the stream)
-        self._file = response.fp
-        self._chunked = response.chunked
-        self._buffer = bytearray()
-        self._left = 0  # bytes of the current chunk still to come
-        self._after_chunk = False  # a chunk's closing CRLF comes next
-        self._caught_up = False
-
-    def _fill(self) -> bool:
-        if self._caught_up:
-            time.sleep(COALESCE_SECONDS)
-        data = self._file.read1(READ_SIZE)
-        self._caught_up = len(data) < READ_SIZE
-        self._buffer += data
-        return bool(data)
-
-    def _take(self, size: int) -> bytes:
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
-
-    def read(self, size: int) -> bytes:
-        """Up to `size` bytes, blocking until some arrive; b"" at the end."""
-        while self._chunked and self._left == 0:
-            if self._after_chunk and len(self._buffer) >= 2:
-                del self._buffer[:2]
-                self._after_chunk = False
-            end = self._buffer.find(b"\r\n")
-            if self._after_chunk or end < 0:
-                if not self._fill():
-                    return b""
-                continue
-            size_field = self._take(end + 2).split(b";")[0].strip()
-            try:
-                self._left = int(size_field, 16)
-            except ValueError:
-                raise VideoStreamError("malformed chunked transfer coding") from None
-            if self._left == 0:
-                return b""  # the last chunk
-        if not self._buffer and not self._fill():
-            return b""
-        data = self._take(min(size, self._left) if self._chunked else size)
-        if self._chunked:
-            self._left -= len(data)
-            self._after_chunk = self._left == 0
-        if self._tap is not None:
-            self._tap(data)
-        return data
 
 
 class DoorbellStream:
@@ -314,7 +248,8 @@ class DoorbellStream:
             with contextlib.suppress(TypeError, ValueError):
                 epoch = float(response.getheader(EPOCH_HEADER))  # type: ignore[arg-type]
             fmt = "mpjpeg" if transcode else ("mpegts" if "mp2t" in content_type else None)
-            self._demux(_CoalescingReader(response, self._tap), fmt, epoch, transcode)
+            body = StreamBody(response, self._tap, lambda: bool(self._viewers))
+            self._demux(body, fmt, epoch, transcode)
         finally:
             with self._lock:
                 self._connection = None
@@ -322,7 +257,7 @@ class DoorbellStream:
 
     # Demuxing and writing (demuxer thread)
     def _demux(
-        self, body: _CoalescingReader, fmt: str | None, epoch: float | None, transcode: bool
+        self, body: StreamBody, fmt: str | None, epoch: float | None, transcode: bool
     ) -> None:
         try:
             options = PROBE_OPTIONS if self.audio or transcode else PROBE_KEYFRAMES_OPTIONS
