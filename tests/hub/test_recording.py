@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import itertools
 import json
 import logging
 import subprocess
@@ -136,6 +137,16 @@ def ffprobe(path: Path) -> dict[str, Any]:
     )
     probed: dict[str, Any] = json.loads(result.stdout)
     return probed
+
+
+def keyframe_times(path: Path) -> list[float]:
+    """The times of the MP4's video keyframes, in seconds."""
+    with av.open(str(path)) as container:
+        return [
+            float(packet.pts * packet.time_base)
+            for packet in container.demux(video=0)
+            if packet.is_keyframe and packet.pts is not None and packet.time_base is not None
+        ]
 
 
 def picture_of(data: bytes) -> tuple[str, int, int]:
@@ -734,6 +745,11 @@ async def test_mjpeg_sources_are_transcoded_to_h264(tmp_path: Path) -> None:
     (probed,) = ffprobe(library.path(clip.file_name))["streams"]
     assert probed["codec_name"] == "h264"
     assert (probed["width"], probed["height"]) == (160, 120)
+    # A keyframe a second (the frames decode alone: the thumbnail is the one nearest the trigger).
+    times = keyframe_times(library.path(clip.file_name))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert len(times) >= 2, times
+    assert all(1.0 <= gap <= 1.3 for gap in gaps), times
     assert not library.path(clip.thumbnail_name).exists()
     # Its thumbnail is made from the H.264 clip, as any other clip's.
     thumbnail = keyframe_jpeg(library.path(clip.file_name), clip.trigger_time - clip.start)

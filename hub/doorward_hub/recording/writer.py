@@ -15,6 +15,7 @@ from typing import Any
 
 import av
 import av.logging
+from av.video.frame import PictureType
 
 from doorward_hub.core.files import PARTIAL_SUFFIX, create_private_file
 from doorward_hub.models import Clip, ClipTrigger
@@ -27,6 +28,9 @@ av.logging.set_level(None)
 _LOGGER = logging.getLogger(__name__)
 
 TRANSCODE_TIME_BASE = Fraction(1, 1000)
+TRANSCODE_KEYFRAME_SECONDS = 1.0
+"""A transcoded clip has a keyframe a second, as H.264 doorbells send: its thumbnail (the
+keyframe nearest the trigger, decoded alone) is then at most half a second off, and it seeks."""
 
 
 @dataclass(slots=True)
@@ -89,6 +93,7 @@ class ClipWriter:
         self._decoder: av.VideoCodecContext | None = None
         self._encoder: av.VideoStream | None = None
         self._last_pts = -1
+        self._last_keyframe: float | None = None
         if transcode:
             self._decoder = _decoder(video.codec_context.name)
         else:
@@ -170,6 +175,14 @@ class ClipWriter:
             picture = frame.reformat(format="yuv420p")
             self._last_pts = max(self._last_pts + 1, round((entry.time - self.first) * 1000))
             picture.pts, picture.time_base = self._last_pts, TRANSCODE_TIME_BASE
+            # A decoded JPEG is an I picture, which the encoder would make a keyframe of.
+            picture.pict_type = PictureType.NONE
+            if (
+                self._last_keyframe is None
+                or entry.time - self._last_keyframe >= TRANSCODE_KEYFRAME_SECONDS
+            ):
+                picture.pict_type = PictureType.I
+                self._last_keyframe = entry.time
             self._container.mux(self._encoder.encode(picture))
             self._mark(entry.time)
 
