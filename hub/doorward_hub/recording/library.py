@@ -3,10 +3,10 @@
 A clip is `<name>.mp4`, plus its thumbnail `<name>.jpg` once one was asked for: made then (the
 keyframe nearest the trigger, one frame decoded) and kept, as most clips are never looked at.
 Files are written under a `.partial` name and renamed into place before the index row is added
-(a thumbnail: after it); deletion removes the row first. A clip's
-journal `<name>.json` lives from its first frame until its row is added. So after a crash the
-folder and the index disagree only by clips with a journal, which `reconcile` recovers and
-indexes at start (see `recovery`), and by leftovers, which it removes.
+(a thumbnail: after it); deletion removes the row first. A clip's journal `<name>.json` lives
+from its first frame until its row is added. So after a crash the folder and the index disagree
+only by clips with a journal, which `reconcile` recovers and indexes at start (see `recovery`),
+and by leftovers, which it removes.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class ClipLibrary:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await asyncio.gather(*self._thumbnails.values())
+        await asyncio.gather(*self._thumbnails.values(), return_exceptions=True)
 
     async def _keep_applying(self) -> None:
         while True:

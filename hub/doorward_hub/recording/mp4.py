@@ -135,16 +135,16 @@ def keyframe(path: Path, at: float) -> av.VideoFrame | None:
         return None
 
 
-def _decode_alone(packet: av.Packet[Any], stream: av.VideoCodecContext) -> av.VideoFrame | None:
-    """`packet` (a keyframe) decoded by a fresh decoder of `stream`'s codec."""
-    decoder = av.VideoCodecContext.create(stream.name, "r")
+def _decode_alone(packet: av.Packet[Any], codec: av.VideoCodecContext) -> av.VideoFrame | None:
+    """`packet` (a keyframe) decoded by a fresh decoder like `codec` (the stream's)."""
+    decoder = av.VideoCodecContext.create(codec.name, "r")
     assert isinstance(decoder, av.VideoCodecContext)
     decoder.thread_count = 1  # one frame: one thread, no per-thread frame pools
     # The deblocking filter is a quarter of the decoding, and what it smooths (a mean 0.75 of
     # 255 per pixel on the simulator's video) is averaged away by scaling to thumbnail size.
     decoder.options = {"skip_loop_filter": "all"}
-    if stream.extradata:
-        decoder.extradata = stream.extradata
+    if codec.extradata:
+        decoder.extradata = codec.extradata
     try:
         frames = [*decoder.decode(packet), *decoder.decode(None)]
     except (av.FFmpegError, ValueError):
