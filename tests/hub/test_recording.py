@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
+import itertools
 import json
 import logging
 import subprocess
@@ -28,9 +30,8 @@ from doorward_hub.models import Clip, ClipTrigger
 from doorward_hub.recording import library as library_module
 from doorward_hub.recording import mp4
 from doorward_hub.recording.library import MIB, ClipLibrary, clip_announcement
-from doorward_hub.recording.mp4 import frame_jpeg, thumbnail_size
+from doorward_hub.recording.mp4 import keyframe_jpeg, thumbnail_size
 from doorward_hub.recording.stream import DoorbellStream
-from doorward_hub.recording.writer import BufferedPacket, ClipRequest, ClipWriter
 from doorward_hub.storage.repositories import Repositories
 from doorward_simulator.device import SimulatedDoorbell
 from doorward_simulator.video import Picture
@@ -136,6 +137,23 @@ def ffprobe(path: Path) -> dict[str, Any]:
     )
     probed: dict[str, Any] = json.loads(result.stdout)
     return probed
+
+
+def keyframe_times(path: Path) -> list[float]:
+    """The times of the MP4's video keyframes, in seconds."""
+    with av.open(str(path)) as container:
+        return [
+            float(packet.pts * packet.time_base)
+            for packet in container.demux(video=0)
+            if packet.is_keyframe and packet.pts is not None and packet.time_base is not None
+        ]
+
+
+def picture_of(data: bytes) -> tuple[str, int, int]:
+    """A picture's codec and size, as FFmpeg decodes it."""
+    with av.open(io.BytesIO(data)) as container:
+        frame = next(container.decode(video=0))
+        return container.streams.video[0].codec_context.name, frame.width, frame.height
 
 
 def annex_b_sps(data: bytes) -> bytes:
@@ -244,9 +262,17 @@ async def test_a_press_records_pre_roll_event_and_post_roll_by_stream_copy(
     status, body = await client.call("GET", f"clips/{clip['id']}/video")
     assert status == 200
     assert body == data
-    status, jpeg = await client.call("GET", f"clips/{clip['id']}/thumbnail")
+    # No thumbnail until one is asked for; then it is made, kept (owner-only) and served.
+    thumbnail = path.with_suffix(".jpg")
+    assert not thumbnail.exists(), "made for every clip: most are never looked at"
+    status, served = await client.call("GET", f"clips/{clip['id']}/thumbnail")
     assert status == 200
-    assert jpeg[:2] == b"\xff\xd8"
+    assert picture_of(served) == ("mjpeg", 320, 240)
+    assert thumbnail.read_bytes() == served
+    assert thumbnail.stat().st_mode & 0o777 == 0o600
+    made = thumbnail.stat().st_mtime_ns
+    assert await client.call("GET", f"clips/{clip['id']}/thumbnail") == (200, served)
+    assert thumbnail.stat().st_mtime_ns == made, "kept, not made again"
 
 
 PLAY_AND_SEEK = """async (src) => {
@@ -557,46 +583,9 @@ async def test_thumbnails_of_large_video_are_scaled_down(tmp_path: Path) -> None
     )
     [video] = ffprobe(library.path(clip.file_name))["streams"]
     assert (video["width"], video["height"]) == (1280, 720), "the clip itself is untouched"
-    [picture] = ffprobe(library.path(clip.thumbnail_name))["streams"]
-    assert (picture["codec_name"], picture["width"], picture["height"]) == ("mjpeg", 640, 360)
-
-
-def test_a_thumbnail_is_the_keyframe_nearest_the_trigger(tmp_path: Path) -> None:
-    """The keyframe nearest the trigger decodes alone: one frame per clip, where the frame
-    nearest the trigger cost decoding from the keyframe before it (up to a GOP, issue 13).
-    Keyframes every second, trigger at 2.3 s: the thumbnail is the picture at 2 s."""
-    source = tmp_path / "source.ts"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
-         "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-f", "mpegts",
-         str(source)],
-        check=True, timeout=60,
-    )  # fmt: skip
-    target = tmp_path / "clip.mp4"
-    request = ClipRequest(ClipTrigger.MANUAL, None, trigger_time=2.3, start=0.0, end=4.0)
-    with av.open(str(source)) as container:
-        video = container.streams.video[0]
-        writer = ClipWriter("door", request, target, video=video, audio=None, transcode=False)
-        origin: int | None = None
-        for packet in container.demux(video):
-            if packet.dts is None or packet.pts is None or packet.time_base is None:
-                continue
-            origin = packet.pts if origin is None else origin
-            when = float((packet.pts - origin) * packet.time_base)
-            writer.add(
-                BufferedPacket(
-                    packet, when, packet.pts, packet.dts, packet.time_base, True,
-                    packet.is_keyframe,
-                )
-            )  # fmt: skip
-    clip = writer.finish()
-    assert clip is not None
-    with av.open(str(target)) as container:
-        times = [frame.time for frame in container.decode(video=0)]
-    assert times[:3] == pytest.approx([0.0, 0.1, 0.2])
-    nearest_keyframe = frame_jpeg(target, 2.0)
-    assert target.with_suffix(".jpg").read_bytes() == nearest_keyframe
-    assert nearest_keyframe != frame_jpeg(target, 2.3), "the frames differ: the test can tell"
+    thumbnail = keyframe_jpeg(library.path(clip.file_name), clip.trigger_time - clip.start)
+    assert thumbnail is not None
+    assert picture_of(thumbnail) == ("mjpeg", 640, 360)
 
 
 def top_level_boxes(data: bytes) -> list[tuple[bytes, int]]:
@@ -756,7 +745,16 @@ async def test_mjpeg_sources_are_transcoded_to_h264(tmp_path: Path) -> None:
     (probed,) = ffprobe(library.path(clip.file_name))["streams"]
     assert probed["codec_name"] == "h264"
     assert (probed["width"], probed["height"]) == (160, 120)
-    assert library.path(clip.thumbnail_name).read_bytes()[:2] == b"\xff\xd8"
+    # A keyframe a second (the frames decode alone: the thumbnail is the one nearest the trigger).
+    times = keyframe_times(library.path(clip.file_name))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert len(times) >= 2, times
+    assert all(1.0 <= gap <= 1.3 for gap in gaps), times
+    assert not library.path(clip.thumbnail_name).exists()
+    # Its thumbnail is made from the H.264 clip, as any other clip's.
+    thumbnail = keyframe_jpeg(library.path(clip.file_name), clip.trigger_time - clip.start)
+    assert thumbnail is not None
+    assert picture_of(thumbnail) == ("mjpeg", 160, 120)
 
 
 async def test_retention_deletes_old_clips_and_honours_the_limits(

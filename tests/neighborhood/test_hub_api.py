@@ -83,19 +83,14 @@ async def hubs(tmp_path: Path) -> AsyncIterator[list[RunningHub]]:
 
 
 async def _recorded_clip(hub: Hub, folder: Path) -> Clip:
-    """A clip in the hub's library, as the recorder stores one (files in place, then indexed)."""
+    """A clip in the hub's library, as the recorder stores one (its video in place, owner-only,
+    then indexed; no thumbnail until one is asked for)."""
     start = time.time() - 10
     made = make_clip(folder, "made", int(start * 1000))
-    assert made.thumbnail is not None
-    for file in (made.video, made.thumbnail):  # owner-only, as the recorder writes them
-        file.chmod(0o600)
     library = hub.recorder.library
     name = library.new_file_name("sim-front", start)
     await asyncio.to_thread(made.video.replace, library.path(name))
-    thumbnail = library.path(name.removesuffix(".mp4") + ".jpg")
-    await asyncio.to_thread(made.thumbnail.replace, thumbnail)
-    for path in (library.path(name), thumbnail):  # owner-only, as the recorder writes clips
-        await asyncio.to_thread(path.chmod, 0o600)
+    await asyncio.to_thread(library.path(name).chmod, 0o600)
     data = await asyncio.to_thread(library.path(name).read_bytes)
     return await library.add(
         Clip(
@@ -130,6 +125,7 @@ async def test_join_share_and_receive_through_the_api(
         assert (status, body["joined"], body["group_name"]) == (200, True, "Elm Street"), body
 
     clip = await _recorded_clip(a.hub, tmp_path / "made")
+    assert not a.hub.recorder.library.path(clip.thumbnail_name).exists()
     async with b.http.ws_connect(
         f"{b.base}/ws", headers={"Authorization": f"Bearer {b.token}"}
     ) as ws:
@@ -150,6 +146,12 @@ async def test_join_share_and_receive_through_the_api(
     status, video = await b.call("GET", f"/neighborhood/posts/{event_id}/video")
     assert status == 200
     assert video == a.hub.recorder.library.path(clip.file_name).read_bytes()
+    # Sharing made the clip's thumbnail (never asked for before), kept by A and sent along.
+    thumbnail = a.hub.recorder.library.path(clip.thumbnail_name)
+    status, picture = await b.call("GET", f"/neighborhood/posts/{event_id}/thumbnail")
+    assert status == 200
+    assert picture == thumbnail.read_bytes()
+    assert picture[:2] == b"\xff\xd8"
     status, one = await b.call("GET", f"/neighborhood/posts/{event_id}")
     assert (status, one["comments"]) == (200, [])
     assert (await b.call("GET", "/neighborhood/posts/$nope"))[0] == 404

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Final
 
 from doorward_hub.exports.clip import ExportClip
@@ -49,12 +48,10 @@ class RecordedClips:
         return [await self._export_clip(clip) for clip in found]
 
     async def _export_clip(self, clip: Clip) -> ExportClip:
-        thumbnail = self._library.path(clip.thumbnail_name)
-        has_thumbnail = await asyncio.to_thread(thumbnail.exists)
         return ExportClip(
             clip_id=str(clip.id),
             video=self._library.path(clip.file_name),
-            thumbnail=thumbnail if has_thumbnail else None,
+            thumbnail=await self._library.thumbnail(clip),
             start_ms=round(clip.start * 1000),
             end_ms=round(clip.end * 1000),
             clock_source=CLOCK_SOURCE,

@@ -1,10 +1,12 @@
 """The clip library: the clips folder, its index in the store, and retention.
 
-A clip is `<name>.mp4` plus its thumbnail `<name>.jpg`. Files are written under a `.partial` name
-and renamed into place before the index row is added; deletion removes the row first. A clip's
-journal `<name>.json` lives from its first frame until its row is added. So after a crash the
-folder and the index disagree only by clips with a journal, which `reconcile` recovers and
-indexes at start (see `recovery`), and by leftovers, which it removes.
+A clip is `<name>.mp4`, plus its thumbnail `<name>.jpg` once one was asked for: made then (the
+keyframe nearest the trigger, one frame decoded) and kept, as most clips are never looked at.
+Files are written under a `.partial` name and renamed into place before the index row is added
+(a thumbnail: after it); deletion removes the row first. A clip's journal `<name>.json` lives
+from its first frame until its row is added. So after a crash the folder and the index disagree
+only by clips with a journal, which `reconcile` recovers and indexes at start (see `recovery`),
+and by leftovers, which it removes.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 
+import av
+
 from doorward_hub.config import RecordingConfig
-from doorward_hub.core.files import PARTIAL_SUFFIX, private_folder
+from doorward_hub.core.files import PARTIAL_SUFFIX, private_folder, write_atomically
 from doorward_hub.events.bus import EventBus
 from doorward_hub.models import Clip
 from doorward_hub.recording.journal import SUFFIX as JOURNAL_SUFFIX
 from doorward_hub.recording.journal import journal_path
+from doorward_hub.recording.mp4 import keyframe_jpeg
 from doorward_hub.recording.recovery import discard, recover_clip
 from doorward_hub.storage.clips import ClipRepository, Notice
 from doorward_hub.wire import messages, objects
@@ -57,6 +62,18 @@ def free_bytes(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
+def _make_thumbnail(video: Path, thumbnail: Path, at: float) -> bool:
+    """Write `thumbnail`, the JPEG of `video`'s keyframe nearest `at` seconds, unless it was
+    written meanwhile; False if no frame decodes (blocking)."""
+    if thumbnail.exists():
+        return True
+    picture = keyframe_jpeg(video, at)
+    if picture is None:
+        return False
+    write_atomically(thumbnail, picture)
+    return True
+
+
 class ClipLibrary:
     """Stores, lists and deletes clips; enforces age, size and free-space limits."""
 
@@ -78,6 +95,7 @@ class ClipLibrary:
         self._task: asyncio.Task[None] | None = None
         self.free_bytes: Callable[[Path], int] = free_bytes  # replaceable in tests
         self._held: Callable[[], Collection[str]] = frozenset
+        self._thumbnails: dict[int, asyncio.Task[Path | None]] = {}  # being made, by clip id
         private_folder(folder)
 
     def path(self, file_name: str) -> Path:
@@ -96,11 +114,12 @@ class ClipLibrary:
         self._task = asyncio.create_task(self._keep_applying(), name="clip retention")
 
     async def stop(self) -> None:
-        """Stop the periodic retention pass."""
+        """Stop the periodic retention pass; let thumbnails being made finish."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await asyncio.gather(*self._thumbnails.values(), return_exceptions=True)
 
     async def _keep_applying(self) -> None:
         while True:
@@ -177,6 +196,40 @@ class ClipLibrary:
             },
         )
         return clip
+
+    async def thumbnail(self, clip: Clip) -> Path | None:
+        """The clip's thumbnail, made now if it was never asked for (once, however many ask at
+        the same time); None if no frame of the clip decodes."""
+        making = self._thumbnails.get(clip.id)
+        if making is None:
+            path = self.path(clip.thumbnail_name)
+            if await asyncio.to_thread(path.exists):
+                return path
+            making = self._thumbnails.get(clip.id)  # asked for while this looked
+        if making is None:
+            making = asyncio.create_task(self._make_thumbnail(clip), name="clip thumbnail")
+            self._thumbnails[clip.id] = making
+            making.add_done_callback(lambda _: self._thumbnails.pop(clip.id, None))
+        # Shielded: one asker going away (a closed connection) does not stop it for the others.
+        return await asyncio.shield(making)
+
+    async def _make_thumbnail(self, clip: Clip) -> Path | None:
+        path = self.path(clip.thumbnail_name)
+        at = clip.trigger_time - clip.start
+        try:
+            made = await asyncio.to_thread(_make_thumbnail, self.path(clip.file_name), path, at)
+        except (av.FFmpegError, OSError):  # the clip was deleted meanwhile, or the disk failed
+            _LOGGER.warning("Could not make a clip's thumbnail", extra={"clip_id": clip.id})
+            return None
+        if not made:
+            _LOGGER.warning("No frame of a clip decodes", extra={"clip_id": clip.id})
+            return None
+        # Deletion removes the row before the files: a clip deleted while its thumbnail was made
+        # has no row by now, and the thumbnail written after its files were removed goes here.
+        if await self._store.get_clip(clip.id) is None:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+            return None
+        return path
 
     async def delete(self, clip: Clip, reason: str) -> None:
         """Remove a clip: its index row first, then its files; logged and announced."""

@@ -2,7 +2,7 @@
 but no index row is either finished (renamed into place) or cut off (its fragmented MP4 still
 `.partial`): the first is indexed as it is, the second is cut back to its whole fragments, in
 place, and kept as what was recorded up to the crash. Only files without one decodable frame
-are deleted."""
+are deleted; thumbnails are made when first asked for, not here."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import av
 
-from doorward_hub.core.files import PARTIAL_SUFFIX, write_atomically
+from doorward_hub.core.files import PARTIAL_SUFFIX
 from doorward_hub.models import Clip
 from doorward_hub.recording.journal import ClipJournal, journal_path
-from doorward_hub.recording.mp4 import Probed, frame_jpeg, keep_whole_fragments, probe, seal
+from doorward_hub.recording.mp4 import Probed, keep_whole_fragments, keyframe, probe, seal
 from doorward_hub.recording.writer import sync_folder
 
 _LOGGER = logging.getLogger(__name__)
@@ -24,18 +24,14 @@ def recover_clip(target: Path) -> Clip | None:
     """The clip whose file is (or was being written as) `target`, its files in place and ready
     to index; None if nothing of it is usable (then `discard` its files)."""
     partial = target.with_name(target.name + PARTIAL_SUFFIX)
-    thumbnail = target.with_suffix(".jpg")
     journal = ClipJournal.read(journal_path(target))
     try:
         found = None if journal is None else _video(target, partial)
         if journal is None or found is None:
             return None
         video = partial if partial.exists() else target
-        picture = frame_jpeg(video, journal.trigger_time - journal.start)
-        if picture is None:
+        if keyframe(video, journal.trigger_time - journal.start) is None:
             return None  # not one decodable frame
-        if not thumbnail.exists():
-            write_atomically(thumbnail, picture)
         size, digest = seal(video)
         if video is partial:
             partial.replace(target)

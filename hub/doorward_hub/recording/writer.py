@@ -1,7 +1,7 @@
 """Writing one clip: packets copied into a fragmented MP4 (or MJPEG transcoded to H.264) in the
 stream's thread, with its journal once the first frame is in; then finished in a worker thread:
 the file as recorded is the clip (written once), so finishing is one fdatasync, its SHA-256 read
-back from the page cache, the thumbnail and the rename."""
+back from the page cache and the rename. Its thumbnail is made when first asked for (`library`)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from typing import Any
 
 import av
 import av.logging
+from av.video.frame import PictureType
 
-from doorward_hub.core.files import PARTIAL_SUFFIX, create_private_file, write_atomically
+from doorward_hub.core.files import PARTIAL_SUFFIX, create_private_file
 from doorward_hub.models import Clip, ClipTrigger
 from doorward_hub.recording.journal import ClipJournal, journal_path
-from doorward_hub.recording.mp4 import RECORDING_OPTIONS, jpeg, seal
+from doorward_hub.recording.mp4 import RECORDING_OPTIONS, seal
 
 # PyAV's bridge from FFmpeg's log callback into Python logging has deadlocked threads: keep it off.
 av.logging.set_level(None)
@@ -27,6 +28,9 @@ av.logging.set_level(None)
 _LOGGER = logging.getLogger(__name__)
 
 TRANSCODE_TIME_BASE = Fraction(1, 1000)
+TRANSCODE_KEYFRAME_SECONDS = 1.0
+"""A transcoded clip has a keyframe a second, as H.264 doorbells send: its thumbnail (the
+keyframe nearest the trigger, decoded alone) is then at most half a second off, and it seeks."""
 
 
 @dataclass(slots=True)
@@ -89,26 +93,19 @@ class ClipWriter:
         self._decoder: av.VideoCodecContext | None = None
         self._encoder: av.VideoStream | None = None
         self._last_pts = -1
+        self._last_keyframe: float | None = None
         if transcode:
             self._decoder = _decoder(video.codec_context.name)
         else:
             self._out[video.index] = self._container.add_stream_from_template(video)
             if audio is not None:
                 self._out[audio.index] = self._container.add_stream_from_template(audio)
-        self._codec = video.codec_context.name
-        self._extradata = video.codec_context.extradata
         self.has_audio = audio is not None and not transcode
         self.first: float | None = None
         self.last: float | None = None
-        # For the thumbnail: the keyframe nearest the trigger (copied: the ring's packets are
-        # reused by the next clip). It decodes alone: one frame per clip, not a GOP's worth.
-        self._thumb: tuple[bytes, float] | None = None
-        self._thumb_done = False
 
     def add(self, entry: BufferedPacket) -> None:
         """Write one packet (demuxer thread)."""
-        if entry.video:
-            self._collect_thumbnail(entry)
         if self._transcode:
             self._add_transcoded(entry)
             return
@@ -178,18 +175,16 @@ class ClipWriter:
             picture = frame.reformat(format="yuv420p")
             self._last_pts = max(self._last_pts + 1, round((entry.time - self.first) * 1000))
             picture.pts, picture.time_base = self._last_pts, TRANSCODE_TIME_BASE
+            # A decoded JPEG is an I picture, which the encoder would make a keyframe of.
+            picture.pict_type = PictureType.NONE
+            if (
+                self._last_keyframe is None
+                or entry.time - self._last_keyframe >= TRANSCODE_KEYFRAME_SECONDS
+            ):
+                picture.pict_type = PictureType.I
+                self._last_keyframe = entry.time
             self._container.mux(self._encoder.encode(picture))
             self._mark(entry.time)
-
-    def _collect_thumbnail(self, entry: BufferedPacket) -> None:
-        """Keep the keyframe nearest the trigger: the last one before it or the first one at or
-        after it (every MJPEG frame stands alone, so there every frame is a candidate)."""
-        if self._thumb_done or not (entry.key or self._transcode):
-            return
-        trigger = self.request.trigger_time
-        if self._thumb is None or abs(entry.time - trigger) < abs(self._thumb[1] - trigger):
-            self._thumb = (bytes(entry.packet), entry.time)
-        self._thumb_done = entry.time >= trigger
 
     def abort(self) -> None:
         """Give up on the clip and remove its temporary files and journal."""
@@ -217,9 +212,6 @@ class ClipWriter:
             _LOGGER.exception("Could not finish a clip", extra={"doorbell_id": self.doorbell_id})
             self.abort()
             return None
-        thumbnail = self._thumbnail()
-        if thumbnail is not None:
-            write_atomically(self.target.with_suffix(".jpg"), thumbnail)
         self.partial.replace(self.target)
         sync_folder(self.target.parent)
         return Clip(
@@ -235,27 +227,6 @@ class ClipWriter:
             file_name=self.target.name,
             has_audio=self.has_audio,
         )
-
-    def _thumbnail(self) -> bytes | None:
-        """The JPEG of the keyframe nearest the trigger, decoded alone."""
-        if self._thumb is None:
-            return None
-        data = self._thumb[0]
-        if self._transcode:
-            return data
-        try:
-            decoder = _decoder(self._codec)
-            decoder.thread_count = 1  # one frame: one thread, no per-thread frame pools
-            # The deblocking filter is a quarter of the decoding, and what it smooths (a mean
-            # 0.75 of 255 per pixel here) is averaged away by scaling to thumbnail size.
-            decoder.options = {"skip_loop_filter": "all"}
-            if self._extradata:
-                decoder.extradata = self._extradata
-            frames = [*decoder.decode(av.Packet(data)), *decoder.decode(None)]
-            return jpeg(frames[0]) if frames else None
-        except (av.FFmpegError, ValueError):
-            _LOGGER.warning("No thumbnail for a clip", extra={"doorbell_id": self.doorbell_id})
-            return None
 
 
 def sync_folder(folder: Path) -> None:

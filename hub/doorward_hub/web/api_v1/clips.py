@@ -132,18 +132,18 @@ async def clip_video(request: web.Request) -> web.StreamResponse:
 
 @routes.get(
     "/clips/{clip_id}/thumbnail",
-    summary="The frame nearest the trigger",
+    summary="The keyframe nearest the trigger (made when first asked for, then kept)",
     params=(CLIP_ID,),
     replies=(
         Reply(200, "the JPEG", "image/jpeg"),
-        Reply(404, "unknown clip (`unknown_clip`), or it has no thumbnail (`no_thumbnail`)"),
+        Reply(404, "unknown clip (`unknown_clip`), or no frame of it decodes (`no_thumbnail`)"),
     ),
 )
 async def clip_thumbnail(request: web.Request) -> web.FileResponse:
     """The JPEG of the moment that triggered the clip."""
     clip = await _clip(request)
-    path = request.config_dict[CLIP_LIBRARY].path(clip.thumbnail_name)
-    if not path.exists():
+    path = await request.config_dict[CLIP_LIBRARY].thumbnail(clip)
+    if path is None:
         raise ApiError(404, "no_thumbnail", f"clip {clip.id} has no thumbnail")
     return web.FileResponse(
         path, headers={"Content-Type": "image/jpeg", "Cache-Control": "private, max-age=86400"}
