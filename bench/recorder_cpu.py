@@ -18,6 +18,9 @@ With a list of counts (`--doorbells 8,16,24,32,40`) it runs once per count and r
 the first count at which the hub loses or shortens a clip (a press without its clip, a clip
 shorter than pre + post), lets the simulator drop it as a viewer that fell behind, or lists clips
 later than a second after their post-roll. The hub's RSS (now and peak) is read from /proc.
+After the window, every clip's thumbnail is asked for once (the hub makes a thumbnail when it is
+first asked for): its CPU is printed apart, and with the recording's as the cost if every clip
+were viewed.
 
     scripts/toolchain isolated python bench/recorder_cpu.py [--doorbells 4] [--seconds 60]
     scripts/toolchain isolated python bench/recorder_cpu.py --footage 1920x1080 --doorbells 10
@@ -118,6 +121,9 @@ class Result:
     viewer_drops: int = 0
     rss: tuple[float, float] = (0.0, 0.0)
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    thumbnails: int = 0
+    thumbnail_cpu: float = 0.0
+    thumbnail_peak_rss: float = 0.0
 
     @property
     def late(self) -> int:
@@ -314,6 +320,7 @@ async def measure(
             listener.cancel()
             await ws.close()
             listed = await list_clip_ids(http, base, headers)
+            await view_thumbnails(http, base, headers, hub.pid, result)
         finally:
             for process in ffmpegs:
                 process.send_signal(signal.SIGINT)
@@ -324,6 +331,20 @@ async def measure(
     # one keyframe interval (the pre-roll starts at a keyframe) and a frame of slack.
     result.short = sum(clip_seconds(c) < pre + post - 1.1 for c in result.clips)
     result.unlisted = sum(c["id"] not in listed for c in result.clips)
+
+
+async def view_thumbnails(
+    http: aiohttp.ClientSession, base: str, headers: dict[str, str], pid: int, result: Result
+) -> None:
+    """Ask for every clip's thumbnail once, as a person browsing them would: the hub makes each
+    when first asked for. Its CPU for that, apart from the recording's."""
+    before = cpu_seconds(pid)
+    for clip in result.clips:
+        async with http.get(f"{base}/clips/{clip['id']}/thumbnail", headers=headers) as response:
+            if response.status == 200 and await response.read():
+                result.thumbnails += 1
+    result.thumbnail_cpu = cpu_seconds(pid) - before
+    result.thumbnail_peak_rss = rss_mb(pid)[1]
 
 
 def report(result: Result, size: str, pre: float, post: float) -> None:
@@ -349,8 +370,21 @@ def report(result: Result, size: str, pre: float, post: float) -> None:
         else:
             verdict = "within" if ratio <= TARGET_RATIO else "ABOVE"
         print(f"ratio hub/ffmpeg  {ratio:.2f}x (target <= {TARGET_RATIO:.1f}x: {verdict})")
+    if result.thumbnails:
+        each = result.thumbnail_cpu / result.thumbnails * 1000
+        print(
+            f"thumbnails        {result.thumbnail_cpu:6.2f} CPU s for {result.thumbnails} made on "
+            f"first request afterwards ({each:.1f} ms each; every clip viewed once"
+            + (
+                f": {(result.hub_cpu + result.thumbnail_cpu) / result.ffmpeg_cpu:.2f}x ffmpeg)"
+                if result.ffmpeg_cpu
+                else ")"
+            )
+        )
     print(f"simulators+bench  {result.bench_cpu:6.2f} CPU s (this process: replay, muxing, client)")
     print(f"hub RSS           {result.rss[0]:.0f} MB now, {result.rss[1]:.0f} MB peak", end="")
+    if result.thumbnails:
+        print(f" ({result.thumbnail_peak_rss:.0f} MB peak after the thumbnails)", end="")
     if result.doorbells == 10 and size.startswith("1920x1080"):
         print(f" (target < {TARGET_RSS_MB_1080P_10} MB with 10 doorbells at 1080p)")
     else:

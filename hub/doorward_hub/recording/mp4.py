@@ -27,6 +27,9 @@ RECORDING_OPTIONS = {
 }
 """Container options of the MP4 a clip is recorded into."""
 
+NO_PROBE_DECODING = {"skip_frame": "all"}
+"""Options that open a clip without decoding frames to describe its streams."""
+
 THUMBNAIL_MAX_SIDE = 640
 """Thumbnails fit in this square (as 640x360 event thumbnails do elsewhere): a 1080p frame
 encoded at full size costs more CPU than the whole clip's stream copy, and 300 kB per
@@ -114,7 +117,9 @@ def keyframe(path: Path, at: float) -> av.VideoFrame | None:
     the first one after it, whichever is nearer), decoded alone: packets are demuxed without
     decoding until a keyframe past `at` is seen, then only the chosen one is decoded (the other
     if it does not). None if neither decodes."""
-    with av.open(str(path)) as container:
+    # Opening probes the streams, and FFmpeg decodes a frame to do so: half the cost of a
+    # thumbnail. The clip's index and the decoder configuration are all this needs.
+    with av.open(str(path), options=NO_PROBE_DECODING) as container:
         if not container.streams.video:
             return None
         video = container.streams.video[0]
