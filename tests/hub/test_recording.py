@@ -11,7 +11,6 @@ import logging
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -470,14 +469,12 @@ async def test_a_stream_that_is_not_video_never_takes_the_hub_down(tmp_path: Pat
         EventBus(stored.events, 2.0),
         lambda _: None,
     )
-    executor = ThreadPoolExecutor(2)
     stream = DoorbellStream(
         "sim-garbage",
         VideoSource(f"http://{LOOPBACK}:{port}/video", "video/mp2t"),
         audio=False,
         config=RecordingConfig(),
         library=library,
-        executor=executor,
         finished=lambda writer: None,
     )
     stream.start()
@@ -489,7 +486,59 @@ async def test_a_stream_that_is_not_video_never_takes_the_hub_down(tmp_path: Pat
         await stream.stop()
         await stored.close()
         await runner.cleanup()
-        executor.shutdown()
+
+
+async def test_every_doorbell_gets_a_reader_however_many_there_are(tmp_path: Path) -> None:
+    """Each stream reads in a thread of its own: 70 doorbells are 70 connections at once (a
+    pool of 64 threads left the rest waiting, recording nothing, without a word)."""
+    count = 70
+    app = web.Application()
+    connected: set[str] = set()
+    release = asyncio.Event()
+
+    async def video(request: web.Request) -> web.StreamResponse:
+        connected.add(request.query["door"])
+        response = web.StreamResponse(headers={"Content-Type": "video/mp2t"})
+        await response.prepare(request)
+        while not release.is_set():  # a trickle: the reader never times out, keeps its thread
+            await response.write(bytes(188))
+            await asyncio.sleep(0.5)
+        return response
+
+    app.router.add_get("/video", video)
+    runner = web.AppRunner(app, shutdown_timeout=1)
+    await runner.setup()
+    await web.TCPSite(runner, LOOPBACK, 0).start()
+    stored = await Repositories.open(tmp_path / "hub.db")
+    library = ClipLibrary(
+        stored.clips,
+        tmp_path / "clips",
+        RecordingConfig(),
+        EventBus(stored.events, 2.0),
+        lambda _: None,
+    )
+    port = runner.addresses[0][1]
+    streams = [
+        DoorbellStream(
+            f"door-{n}",
+            VideoSource(f"http://{LOOPBACK}:{port}/video?door={n}", "video/mp2t"),
+            audio=False,
+            config=RecordingConfig(),
+            library=library,
+            finished=lambda writer: None,
+        )
+        for n in range(count)
+    ]
+    for stream in streams:
+        stream.start()
+    try:
+        # Within the streams' read timeout: a reader that timed out would hand its thread on.
+        await wait_for(lambda: len(connected) == count, timeout=10)
+    finally:
+        release.set()
+        await asyncio.gather(*(stream.stop() for stream in streams))
+        await stored.close()
+        await runner.cleanup()
 
 
 async def record_from(
@@ -525,14 +574,12 @@ async def record_from(
 
         tasks.add(asyncio.get_running_loop().create_task(finish()))
 
-    executor = ThreadPoolExecutor(2)
     stream = DoorbellStream(
         "door",
         VideoSource(f"http://{LOOPBACK}:{runner.addresses[0][1]}/video", content_type),
         audio=audio,
         config=config,
         library=library,
-        executor=executor,
         finished=finished,
     )
     stream.start()
@@ -544,7 +591,6 @@ async def record_from(
         await stream.stop()
         await stored.close()
         await runner.cleanup()
-        executor.shutdown()
     assert clip is not None
     return library, clip
 

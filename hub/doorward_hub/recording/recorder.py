@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from doorward_hub.config import RecordingConfig
 from doorward_hub.core.tasks import TaskSet
@@ -35,7 +34,6 @@ class Recorder:
         self.library = library
         self._doorbells = doorbells
         self.streams: dict[str, DoorbellStream] = {}
-        self._executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="doorward-video")
         self._background = TaskSet()
         self._closing = False
 
@@ -50,7 +48,6 @@ class Recorder:
         await asyncio.gather(*(stream.stop() for stream in streams))
         await self._background.wait()
         await self.library.stop()
-        self._executor.shutdown(wait=False)
 
     # DoorbellListener
     def doorbell_changed(self, doorbell: Doorbell) -> None:
@@ -71,7 +68,6 @@ class Recorder:
                 audio=doorbell.record_audio,
                 config=self.config,
                 library=self.library,
-                executor=self._executor,
                 finished=self._finished,
             )
             self.streams[doorbell.id] = stream

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from fractions import Fraction
 from urllib.parse import urlsplit
 
@@ -76,7 +76,6 @@ class DoorbellStream:
         audio: bool,
         config: RecordingConfig,
         library: ClipLibrary,
-        executor: ThreadPoolExecutor,
         finished: Callable[[ClipWriter], None],
     ) -> None:
         """Prepare; `start` connects. `finished(writer)` is called on the loop per clip."""
@@ -85,7 +84,6 @@ class DoorbellStream:
         self.audio = audio
         self._config = config
         self._library = library
-        self._executor = executor
         self._finished = finished
         self._loop = asyncio.get_running_loop()
         self._lock = threading.Lock()
@@ -196,7 +194,7 @@ class DoorbellStream:
         backoff = Backoff(BACKOFF_START, BACKOFF_MAX)
         while True:
             started = time.monotonic()
-            self._thread = self._executor.submit(self._stream_once)
+            self._thread = self._read_in_own_thread()
             try:
                 await asyncio.wrap_future(self._thread)
                 reason = "the device ended the stream"
@@ -222,6 +220,25 @@ class DoorbellStream:
             await backoff.wait()
 
     # Reading (stream thread): blocking HTTP and demuxing in one thread, no hop per chunk.
+    def _read_in_own_thread(self) -> Future[None]:
+        """Run `_stream_once` in a thread of its own (a pool would cap the doorbells recorded
+        at its size: the rest would wait for a thread and record nothing)."""
+        future: Future[None] = Future()
+
+        def read() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                self._stream_once()
+            except BaseException as err:  # handed to `_run`, which says what ended the stream
+                future.set_exception(err)
+            else:
+                future.set_result(None)
+
+        name = f"doorward-video-{self.doorbell_id}"
+        threading.Thread(target=read, name=name, daemon=True).start()
+        return future
+
     def _stream_once(self) -> None:
         url = urlsplit(self.source.url)
         if url.scheme not in ("http", "https") or not url.hostname:
