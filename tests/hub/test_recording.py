@@ -614,6 +614,38 @@ async def test_audio_is_kept_only_when_enabled(tmp_path: Path, audio: bool) -> N
     assert clip.has_audio is audio
 
 
+def luma_planes(path: Path) -> list[bytes]:
+    """Every decoded frame's luma plane, in presentation order (blocking)."""
+    with av.open(str(path)) as container:
+        return [bytes(frame.planes[0]) for frame in container.decode(video=0)]
+
+
+async def test_a_stream_with_b_frames_is_copied_whole_and_in_order(tmp_path: Path) -> None:
+    """A stream without audio is probed from its keyframes only, which does not learn how far
+    it reorders frames: a stream with B-frames still gives a clip that decodes to the source's
+    pictures, every one, in order."""
+    source = tmp_path / "source.ts"
+    await asyncio.to_thread(
+        subprocess.run,
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "6",
+         "-c:v", "libx264", "-preset", "medium", "-bf", "3", "-g", "10", "-f", "mpegts",
+         str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    library, clip = await record_from(
+        tmp_path, source.read_bytes(), "video/mp2t", audio=False, seconds=6
+    )
+    path = library.path(clip.file_name)
+    (stream,) = ffprobe(path)["streams"]
+    assert stream["has_b_frames"] > 0, "the test stream reorders frames"
+    wanted, recorded = await asyncio.gather(
+        asyncio.to_thread(luma_planes, source), asyncio.to_thread(luma_planes, path)
+    )
+    assert len(recorded) >= 15
+    start = wanted.index(recorded[0])
+    assert recorded == wanted[start : start + len(recorded)]
+
+
 async def test_thumbnails_of_large_video_are_scaled_down(tmp_path: Path) -> None:
     """A 720p clip's thumbnail is 640x360: a full-size JPEG per clip cost more than its copy."""
     source = tmp_path / "source.ts"
