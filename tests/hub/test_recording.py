@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import itertools
@@ -443,9 +444,36 @@ async def test_a_clip_continues_across_a_dropped_stream(
     assert len((await client.get("clips"))["clips"]) == 2
 
 
+@contextlib.asynccontextmanager
+async def video_source(
+    tmp_path: Path,
+    serve: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    config: RecordingConfig | None = None,
+) -> AsyncIterator[tuple[str, ClipLibrary]]:
+    """A server on loopback answering `GET /video` with `serve`, and a clip library under
+    `tmp_path`: yields the video's URL and the library; both are closed at the end."""
+    app = web.Application()
+    app.router.add_get("/video", serve)
+    runner = web.AppRunner(app, shutdown_timeout=1)
+    await runner.setup()
+    await web.TCPSite(runner, LOOPBACK, 0).start()
+    stored = await Repositories.open(tmp_path / "hub.db")
+    library = ClipLibrary(
+        stored.clips,
+        tmp_path / "clips",
+        config or RecordingConfig(),
+        EventBus(stored.events, 2.0),
+        lambda _: None,
+    )
+    try:
+        yield f"http://{LOOPBACK}:{runner.addresses[0][1]}/video", library
+    finally:
+        await stored.close()
+        await runner.cleanup()
+
+
 async def test_a_stream_that_is_not_video_never_takes_the_hub_down(tmp_path: Path) -> None:
     """A source that sends garbage is retried with back-off; the recorder keeps running."""
-    app = web.Application()
     hits: list[int] = []
 
     async def garbage(request: web.Request) -> web.StreamResponse:
@@ -455,44 +483,28 @@ async def test_a_stream_that_is_not_video_never_takes_the_hub_down(tmp_path: Pat
         await response.write(b"\x00not a transport stream" * 5000)
         return response
 
-    app.router.add_get("/video", garbage)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, LOOPBACK, 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    stored = await Repositories.open(tmp_path / "hub.db")
-    library = ClipLibrary(
-        stored.clips,
-        tmp_path / "clips",
-        RecordingConfig(),
-        EventBus(stored.events, 2.0),
-        lambda _: None,
-    )
-    stream = DoorbellStream(
-        "sim-garbage",
-        VideoSource(f"http://{LOOPBACK}:{port}/video", "video/mp2t"),
-        audio=False,
-        config=RecordingConfig(),
-        library=library,
-        finished=lambda writer: None,
-    )
-    stream.start()
-    try:
-        await wait_for(lambda: len(hits) >= 2, timeout=20)
-        assert stream.buffered_seconds == 0.0
-        assert stream.trigger(ClipTrigger.MANUAL, None, None, 1.0) is None
-    finally:
-        await stream.stop()
-        await stored.close()
-        await runner.cleanup()
+    async with video_source(tmp_path, garbage) as (url, library):
+        stream = DoorbellStream(
+            "sim-garbage",
+            VideoSource(url, "video/mp2t"),
+            audio=False,
+            config=RecordingConfig(),
+            library=library,
+            finished=lambda writer: None,
+        )
+        stream.start()
+        try:
+            await wait_for(lambda: len(hits) >= 2, timeout=20)
+            assert stream.buffered_seconds == 0.0
+            assert stream.trigger(ClipTrigger.MANUAL, None, None, 1.0) is None
+        finally:
+            await stream.stop()
 
 
 async def test_every_doorbell_gets_a_reader_however_many_there_are(tmp_path: Path) -> None:
     """Each stream reads in a thread of its own: 70 doorbells are 70 connections at once (a
     pool of 64 threads left the rest waiting, recording nothing, without a word)."""
     count = 70
-    app = web.Application()
     connected: set[str] = set()
     release = asyncio.Event()
 
@@ -505,47 +517,32 @@ async def test_every_doorbell_gets_a_reader_however_many_there_are(tmp_path: Pat
             await asyncio.sleep(0.5)
         return response
 
-    app.router.add_get("/video", video)
-    runner = web.AppRunner(app, shutdown_timeout=1)
-    await runner.setup()
-    await web.TCPSite(runner, LOOPBACK, 0).start()
-    stored = await Repositories.open(tmp_path / "hub.db")
-    library = ClipLibrary(
-        stored.clips,
-        tmp_path / "clips",
-        RecordingConfig(),
-        EventBus(stored.events, 2.0),
-        lambda _: None,
-    )
-    port = runner.addresses[0][1]
-    streams = [
-        DoorbellStream(
-            f"door-{n}",
-            VideoSource(f"http://{LOOPBACK}:{port}/video?door={n}", "video/mp2t"),
-            audio=False,
-            config=RecordingConfig(),
-            library=library,
-            finished=lambda writer: None,
-        )
-        for n in range(count)
-    ]
-    for stream in streams:
-        stream.start()
-    try:
-        # Within the streams' read timeout: a reader that timed out would hand its thread on.
-        await wait_for(lambda: len(connected) == count, timeout=10)
-    finally:
-        release.set()
-        await asyncio.gather(*(stream.stop() for stream in streams))
-        await stored.close()
-        await runner.cleanup()
+    async with video_source(tmp_path, video) as (url, library):
+        streams = [
+            DoorbellStream(
+                f"door-{n}",
+                VideoSource(f"{url}?door={n}", "video/mp2t"),
+                audio=False,
+                config=RecordingConfig(),
+                library=library,
+                finished=lambda writer: None,
+            )
+            for n in range(count)
+        ]
+        for stream in streams:
+            stream.start()
+        try:
+            # Within the streams' read timeout: a reader that timed out would hand its thread on.
+            await wait_for(lambda: len(connected) == count, timeout=10)
+        finally:
+            release.set()
+            await asyncio.gather(*(stream.stop() for stream in streams))
 
 
 async def record_from(
     tmp_path: Path, content: bytes, content_type: str, *, audio: bool, seconds: float
 ) -> tuple[ClipLibrary, Clip]:
     """Serve `content` at about real time over HTTP, record a manual clip from it, return it."""
-    app = web.Application()
 
     async def serve(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": content_type})
@@ -556,15 +553,7 @@ async def record_from(
             await asyncio.sleep(0.05)
         return response
 
-    app.router.add_get("/video", serve)
-    runner = web.AppRunner(app, shutdown_timeout=1)
-    await runner.setup()
-    await web.TCPSite(runner, LOOPBACK, 0).start()
-    stored = await Repositories.open(tmp_path / "hub.db")
     config = RecordingConfig(pre_roll_seconds=1.0, post_roll_seconds=1.0)
-    library = ClipLibrary(
-        stored.clips, tmp_path / "clips", config, EventBus(stored.events, 2.0), lambda _: None
-    )
     done: asyncio.Queue[Clip | None] = asyncio.Queue()
     tasks: set[asyncio.Task[None]] = set()
 
@@ -574,23 +563,22 @@ async def record_from(
 
         tasks.add(asyncio.get_running_loop().create_task(finish()))
 
-    stream = DoorbellStream(
-        "door",
-        VideoSource(f"http://{LOOPBACK}:{runner.addresses[0][1]}/video", content_type),
-        audio=audio,
-        config=config,
-        library=library,
-        finished=finished,
-    )
-    stream.start()
-    try:
-        await wait_for(lambda: stream.buffered_seconds >= 1.0, timeout=20)
-        assert stream.trigger(ClipTrigger.MANUAL, None, None, 1.0) is not None
-        clip = await asyncio.wait_for(done.get(), 20)
-    finally:
-        await stream.stop()
-        await stored.close()
-        await runner.cleanup()
+    async with video_source(tmp_path, serve, config) as (url, library):
+        stream = DoorbellStream(
+            "door",
+            VideoSource(url, content_type),
+            audio=audio,
+            config=config,
+            library=library,
+            finished=finished,
+        )
+        stream.start()
+        try:
+            await wait_for(lambda: stream.buffered_seconds >= 1.0, timeout=20)
+            assert stream.trigger(ClipTrigger.MANUAL, None, None, 1.0) is not None
+            clip = await asyncio.wait_for(done.get(), 20)
+        finally:
+            await stream.stop()
     assert clip is not None
     return library, clip
 
