@@ -62,7 +62,7 @@ def free_bytes(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
-def _make_thumbnail(video: Path, thumbnail: Path, at: float) -> bool:
+def _write_thumbnail(video: Path, thumbnail: Path, at: float) -> bool:
     """Write `thumbnail`, the JPEG of `video`'s keyframe nearest `at` seconds, unless it was
     written meanwhile; False if no frame decodes (blocking)."""
     if thumbnail.exists():
@@ -217,7 +217,7 @@ class ClipLibrary:
         path = self.path(clip.thumbnail_name)
         at = clip.trigger_time - clip.start
         try:
-            made = await asyncio.to_thread(_make_thumbnail, self.path(clip.file_name), path, at)
+            made = await asyncio.to_thread(_write_thumbnail, self.path(clip.file_name), path, at)
         except (av.FFmpegError, OSError):  # the clip was deleted meanwhile, or the disk failed
             _LOGGER.warning("Could not make a clip's thumbnail", extra={"clip_id": clip.id})
             return None
